@@ -1,0 +1,139 @@
+from rest_framework import serializers
+
+from catalog import services
+from catalog.models import CatalogModel, DataSource, Namespace
+from catalog.validators import (
+    validate_http_url,
+    validate_json_schema,
+    validate_model_name,
+    validate_namespace_path,
+)
+from mlportal.api.base import ModelSerializer
+from mlportal.secrets import mask
+
+
+class NamespaceSerializer(ModelSerializer):
+    path = serializers.CharField(max_length=255, validators=[validate_namespace_path])
+    parent = serializers.CharField(source="parent.path", read_only=True, default=None)
+
+    class Meta:
+        model = Namespace
+        fields = ["id", "path", "parent", "description", "create_at", "update_at"]
+
+    def validate_path(self, value):
+        if self.instance is not None and value != self.instance.path:
+            raise serializers.ValidationError(
+                "A namespace's path cannot change: the models in it are addressed by it."
+            )
+        return value
+
+    def create(self, validated_data):
+        return services.create_namespace(**validated_data)
+
+    def update(self, instance, validated_data):
+        return services.ensure_namespace(
+            instance.path, description=validated_data.get("description", instance.description)
+        )
+
+
+class ConnectionField(serializers.JSONField):
+    """A data source's connection: a JSON object whose secret-looking values read as masked."""
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if not isinstance(value, dict):
+            raise serializers.ValidationError("The connection is a JSON object.")
+        return value
+
+    def to_representation(self, value):
+        return mask(value)
+
+
+class DataSourceSerializer(ModelSerializer):
+    connection = ConnectionField(required=False)
+    models = serializers.SerializerMethodField()
+
+    class Meta:
+        model = DataSource
+        fields = [
+            "id", "name", "type", "description", "owner", "connection", "models",
+            "create_at", "update_at",
+        ]
+        extra_kwargs = {"name": {"validators": []}}
+
+    def get_models(self, source) -> list[str]:
+        return [str(model) for model in source.models.all()]
+
+    def create(self, validated_data):
+        return services.save_data_source(**validated_data)
+
+    def update(self, instance, validated_data):
+        return services.save_data_source(instance=instance, **validated_data)
+
+
+class DataSourceReferenceSerializer(serializers.Serializer):
+    """A data source inside a model's document: its name, and optionally what it is."""
+
+    name = serializers.CharField(max_length=200)
+    type = serializers.CharField(max_length=50, required=False, allow_blank=True)
+    description = serializers.CharField(required=False, allow_blank=True)
+    owner = serializers.EmailField(required=False, allow_blank=True)
+    connection = ConnectionField(required=False)
+
+    def to_representation(self, source):
+        document = {
+            "name": source.name,
+            "type": source.type,
+            "description": source.description,
+            "owner": source.owner,
+            "connection": mask(source.connection),
+        }
+        # Only what is set, so that a document posted as {"name": ...} reads back as it was.
+        return {key: value for key, value in document.items() if value or key == "name"}
+
+
+class SchemaPartSerializer(serializers.Serializer):
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    schema = serializers.JSONField(required=False, default=dict, validators=[validate_json_schema])
+
+
+class InferenceSerializer(serializers.Serializer):
+    input = SchemaPartSerializer(required=False)
+    output = SchemaPartSerializer(required=False)
+
+
+class CatalogModelSerializer(ModelSerializer):
+    """The user's catalog document (examples/catalog_model.json) plus id and timestamps."""
+
+    namespace = serializers.CharField(
+        source="namespace.path", max_length=255, validators=[validate_namespace_path]
+    )
+    model_name = serializers.CharField(max_length=200, validators=[validate_model_name])
+    owner = serializers.EmailField(required=False, allow_blank=True)
+    url = serializers.CharField(
+        required=False, allow_blank=True, max_length=2000, validators=[validate_http_url]
+    )
+    data_sources = DataSourceReferenceSerializer(many=True, required=False)
+    inference = InferenceSerializer(required=False)
+
+    class Meta:
+        model = CatalogModel
+        fields = [
+            "id", "namespace", "model_name", "description", "owner", "url", "data_sources",
+            "inference", "create_at", "update_at",
+        ]
+
+    def _save(self, instance, validated_data):
+        namespace = validated_data.pop("namespace", {}).get("path")
+        return services.save_catalog_model(instance=instance, namespace=namespace, **validated_data)
+
+    def create(self, validated_data):
+        return self._save(None, validated_data)
+
+    def update(self, instance, validated_data):
+        return self._save(instance, validated_data)
+
+
+class ValidateInputSerializer(serializers.Serializer):
+    valid = serializers.BooleanField()
+    errors = serializers.ListField(child=serializers.DictField())

@@ -1,0 +1,10 @@
+from rest_framework.routers import SimpleRouter
+
+from catalog.api import views
+
+router = SimpleRouter()
+router.register("namespaces", views.NamespaceViewSet)
+router.register("models", views.CatalogModelViewSet)
+router.register("data-sources", views.DataSourceViewSet)
+
+urlpatterns = router.urls

@@ -1,0 +1,135 @@
+"""Catalog workflows. The API, the admin, the demo loader and sync_catalog call these."""
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from catalog.models import CatalogModel, DataSource, Namespace
+from catalog.validators import validate_namespace_path
+from mlportal.secrets import merge_masked
+
+DATA_SOURCE_FIELDS = ("type", "description", "owner", "connection")
+
+
+@transaction.atomic
+def ensure_namespace(path, *, description=None):
+    """The namespace at `path`, created with its missing ancestors on first use."""
+    validate_namespace_path(path)
+    namespace = Namespace(path=path)
+    parent = None
+    for ancestor_path in [*namespace.ancestor_paths(), path]:
+        namespace, created = Namespace.objects.get_or_create(
+            path=ancestor_path, defaults={"parent": parent}
+        )
+        parent = namespace
+    if description is not None and namespace.description != description:
+        namespace.description = description
+        namespace.save()
+    return namespace
+
+
+@transaction.atomic
+def create_namespace(*, path, description=""):
+    if Namespace.objects.filter(path=path).exists():
+        raise ValidationError({"path": ValidationError(
+            f"The namespace {path} exists already.", code="unique")})
+    return ensure_namespace(path, description=description)
+
+
+def _contradictions(stored, document):
+    differing = []
+    for field in DATA_SOURCE_FIELDS:
+        if field not in document:
+            continue
+        value = document[field]
+        if field == "connection":
+            value = merge_masked(value, stored.connection)
+        if value != getattr(stored, field):
+            differing.append(field)
+    return differing
+
+
+def resolve_data_sources(documents):
+    """Data sources for a model's `data_sources` list: linked by name, created when new.
+
+    A document that contradicts the stored data source of that name is refused:
+    data sources are shared, so a model's document must not silently change one.
+    """
+    names = [document["name"] for document in documents]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise ValidationError({"data_sources": f"Listed twice: {', '.join(duplicates)}."})
+    stored = DataSource.objects.in_bulk(names, field_name="name")
+    sources, errors = [], []
+    for document in documents:
+        source = stored.get(document["name"])
+        if source is None:
+            source = DataSource(**document)
+            try:
+                source.full_clean()
+            except ValidationError as exc:
+                errors.append(f"{document['name']}: {'; '.join(exc.messages)}")
+                continue
+            source.save()
+        else:
+            differing = _contradictions(source, document)
+            if differing:
+                errors.append(
+                    f"{source.name}: {', '.join(differing)} differ from the stored data source; "
+                    "change the data source itself at /api/v1/data-sources/, or give only its name."
+                )
+                continue
+        sources.append(source)
+    if errors:
+        raise ValidationError({"data_sources": errors})
+    return sources
+
+
+@transaction.atomic
+def save_catalog_model(*, instance=None, namespace=None, data_sources=None, inference=None,
+                       **fields):
+    """Create or update a catalog model from its document's parts.
+
+    `namespace` is a path, created on first use; `data_sources` a list of data source
+    documents (None leaves the links as they are); `inference` the document's
+    {"input": {...}, "output": {...}}, of which only the parts given change.
+    """
+    model = instance or CatalogModel()
+    if namespace is not None:
+        try:
+            model.namespace = ensure_namespace(namespace)
+        except ValidationError as exc:
+            raise ValidationError({"namespace": exc.messages}) from exc
+    for name, value in fields.items():
+        setattr(model, name, value)
+    for direction, part in (inference or {}).items():
+        for key in ("description", "schema"):
+            if key in part:
+                setattr(model, f"inference_{direction}_{key}", part[key])
+    model.full_clean(validate_unique=False, validate_constraints=False)
+    clash = CatalogModel.objects.filter(
+        namespace=model.namespace, model_name=model.model_name
+    ).exclude(pk=model.pk)
+    if clash.exists():
+        raise ValidationError({"model_name": ValidationError(
+            f"{model.namespace.path} already has a model named {model.model_name}.",
+            code="unique")})
+    sources = resolve_data_sources(data_sources) if data_sources is not None else None
+    model.save()
+    if sources is not None:
+        model.data_sources.set(sources)
+    return model
+
+
+@transaction.atomic
+def save_data_source(*, instance=None, **fields):
+    source = instance or DataSource()
+    if "connection" in fields and instance is not None:
+        fields["connection"] = merge_masked(fields["connection"], instance.connection)
+    for name, value in fields.items():
+        setattr(source, name, value)
+    source.full_clean(validate_unique=False)
+    if DataSource.objects.filter(name=source.name).exclude(pk=source.pk).exists():
+        raise ValidationError({"name": ValidationError(
+            f"A data source named {source.name} exists already.", code="unique")})
+    source.save()
+    return source

@@ -1,0 +1,65 @@
+"""How API errors look: DRF's shape, with 409 for conflicts and nothing left as a 500."""
+
+from django.core import exceptions as django_exceptions
+from django.db import IntegrityError, models
+from rest_framework import exceptions, status
+from rest_framework.exceptions import ErrorDetail
+from rest_framework.views import exception_handler as drf_exception_handler
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "This conflicts with an existing record."
+    default_code = "conflict"
+
+
+def _only_uniqueness_errors(detail):
+    codes = exceptions.ValidationError(detail).get_codes()
+
+    def walk(node):
+        if isinstance(node, dict):
+            return all(walk(value) for value in node.values())
+        if isinstance(node, list):
+            return all(walk(value) for value in node)
+        return node == "unique"
+
+    return bool(codes) and walk(codes)
+
+
+def validation_detail(error, field="non_field_errors"):
+    """Django's ValidationError as DRF's {field: [message]}, keeping each message's code."""
+    if hasattr(error, "error_dict"):
+        return {
+            (name if name != django_exceptions.NON_FIELD_ERRORS else "non_field_errors"): [
+                ErrorDetail(message, code=item.code)
+                for item in items
+                for message in item.messages
+            ]
+            for name, items in error.error_dict.items()
+        }
+    return {field: [ErrorDetail(message, code=item.code) for item in error.error_list
+                    for message in item.messages]}
+
+
+def exception_handler(exc, context):
+    """DRF's handler, plus: uniqueness -> 409, protected rows -> 409, model validation -> 400."""
+    if isinstance(exc, django_exceptions.ValidationError):
+        exc = exceptions.ValidationError(validation_detail(exc))
+    elif isinstance(exc, (models.ProtectedError, models.RestrictedError)):
+        blockers = sorted({str(obj) for obj in list(exc.protected_objects)[:5]}) if hasattr(
+            exc, "protected_objects"
+        ) else []
+        message = "Cannot delete: other records depend on it."
+        if blockers:
+            message += " Still in use by: " + ", ".join(blockers) + "."
+        exc = Conflict(message)
+    elif isinstance(exc, IntegrityError):
+        exc = Conflict("This conflicts with an existing record.")
+    response = drf_exception_handler(exc, context)
+    if (
+        response is not None
+        and isinstance(exc, exceptions.ValidationError)
+        and _only_uniqueness_errors(exc.detail)
+    ):
+        response.status_code = status.HTTP_409_CONFLICT
+    return response

@@ -1,0 +1,8 @@
+from django.urls import include, path
+
+from mlportal.api import views
+
+urlpatterns = [
+    path("auth/token/", views.ObtainTokenView.as_view(), name="api-token"),
+    path("", include("catalog.api.urls")),
+]

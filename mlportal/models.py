@@ -1,0 +1,96 @@
+import hashlib
+import secrets
+
+from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+from django.utils import timezone
+
+from mlportal.choices import ChangeAction
+
+
+def hash_token_key(key):
+    # Keys are 160 random bits, so a plain digest is as strong as a slow hash here.
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+class TokenQuerySet(models.QuerySet):
+    def usable(self):
+        now = timezone.now()
+        return self.filter(revoked_at__isnull=True).filter(
+            models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=now)
+        )
+
+
+class Token(models.Model):
+    """An API key. Only its digest is stored; the key itself is shown once, at creation."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    description = models.CharField(max_length=200, blank=True)
+    prefix = models.CharField(max_length=12, editable=False, help_text="Start of the key.")
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    write_enabled = models.BooleanField(
+        default=True, help_text="Off: the token may only read."
+    )
+    create_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True, help_text="Empty: never expires.")
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = TokenQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-create_at"]
+
+    def __str__(self):
+        return f"{self.prefix}… ({self.user})"
+
+    @property
+    def read_only(self):
+        return not self.write_enabled
+
+    @property
+    def is_usable(self):
+        return self.revoked_at is None and (
+            self.expires_at is None or self.expires_at > timezone.now()
+        )
+
+    def set_new_key(self):
+        """Give the token a fresh key and return it; the caller shows it once."""
+        key = "mlp_" + secrets.token_hex(20)
+        self.prefix = key[:10]
+        self.digest = hash_token_key(key)
+        return key
+
+
+class ObjectChange(models.Model):
+    """One create, update or delete of an audited row. Written by mlportal.audit only."""
+
+    time = models.DateTimeField(default=timezone.now, db_index=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    user_name = models.CharField(max_length=150, blank=True)
+    principal = models.CharField(max_length=255, blank=True)
+    source = models.CharField(max_length=20, blank=True)
+    request_id = models.UUIDField(null=True, blank=True, db_index=True)
+    action = models.CharField(max_length=10, choices=ChangeAction.choices)
+    content_type = models.ForeignKey(ContentType, on_delete=models.PROTECT, related_name="+")
+    object_id = models.CharField(max_length=64, db_index=True)
+    object_repr = models.CharField(max_length=200)
+    namespace = models.CharField(max_length=255, blank=True, db_index=True)
+    prechange_data = models.JSONField(null=True, blank=True)
+    postchange_data = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-time", "-id"]
+        indexes = [models.Index(fields=["content_type", "object_id"])]
+
+    def __str__(self):
+        return f"{self.get_action_display()} {self.object_repr}"

@@ -1,0 +1,38 @@
+from datetime import timedelta
+
+from django.utils import timezone
+from rest_framework import authentication, exceptions
+
+from mlportal.models import Token, hash_token_key
+
+# last_used_at is written at most this often, so that reads stay reads.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+class TokenAuthentication(authentication.BaseAuthentication):
+    """`Authorization: Token <key>` (or `Bearer <key>`), checked against stored digests."""
+
+    keywords = {b"token", b"bearer"}
+
+    def authenticate(self, request):
+        parts = authentication.get_authorization_header(request).split()
+        if not parts or parts[0].lower() not in self.keywords:
+            return None
+        if len(parts) != 2:
+            raise exceptions.AuthenticationFailed("Invalid token header: expected 'Token <key>'.")
+        try:
+            key = parts[1].decode()
+        except UnicodeError as exc:
+            raise exceptions.AuthenticationFailed("Invalid token.") from exc
+        token = (
+            Token.objects.select_related("user").filter(digest=hash_token_key(key)).first()
+        )
+        if token is None or not token.is_usable or not token.user.is_active:
+            raise exceptions.AuthenticationFailed("Invalid, expired or revoked token.")
+        now = timezone.now()
+        if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
+            Token.objects.filter(pk=token.pk).update(last_used_at=now)
+        return token.user, token
+
+    def authenticate_header(self, request):
+        return "Token"

@@ -2,8 +2,8 @@ from django import forms
 from django.contrib import admin
 from django.db.models import Count
 
-from catalog.services import ensure_namespace
 from catalog.models import CatalogModel, DataSource, ModelDataSource, Namespace
+from catalog.services import ensure_namespace
 from mlportal.admin import PortalModelAdmin
 from mlportal.secrets import mask, merge_masked
 

@@ -44,7 +44,9 @@ class TokenAdmin(PortalModelAdmin):
         if change:
             return super().save_model(request, obj, form, change)
         key = save_new_token(obj)
-        messages.warning(request, f"The new token's key is {key} — copy it now, it is not shown again.")
+        messages.warning(
+            request, f"The new token's key is {key} — copy it now, it is not shown again."
+        )
 
     @admin.action(description="Revoke the selected tokens")
     def revoke(self, request, queryset):

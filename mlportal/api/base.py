@@ -15,9 +15,8 @@ class Timestamp(serializers.DateTimeField):
     def to_representation(self, value):
         if not value:
             return None
-        return self.enforce_timezone(value).astimezone(datetime.UTC).isoformat(timespec="milliseconds").replace(
-            "+00:00", "Z"
-        )
+        value = self.enforce_timezone(value).astimezone(datetime.UTC)
+        return value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class ModelSerializer(serializers.ModelSerializer):

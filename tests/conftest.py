@@ -1,0 +1,98 @@
+import copy
+import json
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+from mlportal.models import Token
+from mlportal.services import save_new_token
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+@pytest.fixture
+def example():
+    """The user's own documents (a copy of shared/examples), fresh for each use."""
+
+    def load(name):
+        return copy.deepcopy(json.loads((EXAMPLES / f"{name}.json").read_text()))
+
+    return load
+
+
+@pytest.fixture(autouse=True)
+def _static_files_from_apps(settings):
+    # Production serves collected, hashed files; tests serve them from the apps as they are.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    settings.WHITENOISE_USE_FINDERS = True
+    settings.WHITENOISE_AUTOREFRESH = True
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    # Login throttling counts in the cache; each test starts with a clean slate.
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def make_user(django_user_model):
+    def make(username, *, perms=(), superuser=False, staff=False, **fields):
+        user = django_user_model.objects.create_user(
+            username=username, password=f"{username}-password", is_superuser=superuser,
+            is_staff=staff or superuser, **fields,
+        )
+        for perm in perms:
+            app_label, codename = perm.split(".")
+            user.user_permissions.add(
+                Permission.objects.get(content_type__app_label=app_label, codename=codename)
+            )
+        return user
+
+    return make
+
+
+@pytest.fixture
+def superuser(make_user):
+    return make_user("root", superuser=True)
+
+
+@pytest.fixture
+def reader(make_user):
+    """A signed-in user with no write rights."""
+    return make_user("reader")
+
+
+@pytest.fixture
+def api():
+    return APIClient()
+
+
+@pytest.fixture
+def client_for():
+    """An API client that authenticates as `user` with a real token."""
+
+    def make(user, **token_fields):
+        client = APIClient()
+        key = save_new_token(Token(user=user, **token_fields))
+        client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+        return client
+
+    return make
+
+
+@pytest.fixture
+def admin_api(client_for, superuser):
+    return client_for(superuser)
+
+
+@pytest.fixture
+def reader_api(client_for, reader):
+    return client_for(reader)

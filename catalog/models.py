@@ -7,6 +7,7 @@ from catalog.validators import (
     validate_model_name,
     validate_namespace_path,
 )
+from mlportal.fields import EncryptedJSONField
 from mlportal.secrets import mask
 
 
@@ -55,8 +56,10 @@ class DataSource(models.Model):
     )
     description = models.TextField(blank=True)
     owner = models.EmailField(blank=True)
-    connection = models.JSONField(
-        default=dict, blank=True, help_text="How to reach it; secret-looking keys are masked."
+    connection = EncryptedJSONField(
+        default=dict, blank=True,
+        help_text="How to reach it (JSON). Encrypted at rest; values under secret-looking keys "
+        "(password, token, key, ...) are never shown.",
     )
     create_at = models.DateTimeField(auto_now_add=True)
     update_at = models.DateTimeField(auto_now=True)

@@ -30,6 +30,9 @@ DEBUG = env_flag("DJANGO_DEBUG")
 SECRET_KEY = os.environ.get(
     "DJANGO_SECRET_KEY", "django-insecure-mlportal-development-key-change-me-in-production"
 )
+# Fernet keys for secrets at rest, newest first (comma-separated); default: derived from
+# SECRET_KEY.
+MLPORTAL_ENCRYPTION_KEYS = env_list("MLPORTAL_ENCRYPTION_KEYS", "")
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 
 INSTALLED_APPS = [

@@ -1,0 +1,65 @@
+"""Model fields whose values are encrypted at rest (Fernet, keys from settings)."""
+
+import base64
+import hashlib
+import json
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.db import models
+
+
+def _fernet():
+    keys = getattr(settings, "MLPORTAL_ENCRYPTION_KEYS", None) or [
+        # Without configured keys, a key derived from SECRET_KEY: rotating SECRET_KEY then
+        # needs MLPORTAL_ENCRYPTION_KEYS listing the old derived key after the new one.
+        base64.urlsafe_b64encode(hashlib.sha256(settings.SECRET_KEY.encode()).digest()).decode()
+    ]
+    try:
+        return MultiFernet([Fernet(key) for key in keys])
+    except ValueError as exc:
+        raise ImproperlyConfigured(
+            "MLPORTAL_ENCRYPTION_KEYS holds Fernet keys (32 url-safe base64-encoded bytes)."
+        ) from exc
+
+
+def encrypt(text):
+    return _fernet().encrypt(text.encode()).decode()
+
+
+def decrypt(token):
+    try:
+        return _fernet().decrypt(token.encode()).decode()
+    except InvalidToken as exc:
+        raise ImproperlyConfigured(
+            "A stored secret cannot be decrypted: MLPORTAL_ENCRYPTION_KEYS (or SECRET_KEY) "
+            "changed without keeping the old key."
+        ) from exc
+
+
+class EncryptedTextField(models.TextField):
+    """Text stored as a Fernet token; Python code sees the clear text."""
+
+    def from_db_value(self, value, expression, connection):
+        return None if value is None else decrypt(value)
+
+    def get_prep_value(self, value):
+        value = super().get_prep_value(value)
+        return None if value is None else encrypt(value)
+
+
+class EncryptedJSONField(models.JSONField):
+    """JSON stored as a Fernet token in a text column; Python code sees the data."""
+
+    def get_internal_type(self):
+        return "TextField"
+
+    def db_type(self, connection):
+        return models.TextField().db_type(connection)
+
+    def from_db_value(self, value, expression, connection):
+        return None if value is None else json.loads(decrypt(value))
+
+    def get_db_prep_value(self, value, connection, prepared=False):
+        return None if value is None else encrypt(json.dumps(value))

@@ -1,0 +1,123 @@
+"""Every admin changelist, add page and change page renders, at a fixed query cost."""
+
+import pytest
+from django.contrib import admin
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from catalog.models import CatalogModel
+from catalog.services import save_catalog_model
+from mlportal.models import ObjectChange
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def catalog():
+    for index in range(3):
+        save_catalog_model(
+            namespace=f"/team{index}/claims", model_name=f"model{index}",
+            owner=f"owner{index}@example.com",
+            data_sources=[{"name": f"source{index}", "type": "snowflake",
+                           "connection": {"password": "planted-secret"}}, {"name": "shared"}],
+        )
+
+
+def registered():
+    return sorted(admin.site._registry.items(), key=lambda item: item[0]._meta.label)
+
+
+@pytest.mark.parametrize("model", [model for model, _ in registered()],
+                         ids=lambda model: model._meta.label)
+def test_changelist_add_and_change_pages_render(admin_client, catalog, model):
+    opts = model._meta
+    base = f"admin:{opts.app_label}_{opts.model_name}"
+
+    changelist = admin_client.get(reverse(f"{base}_changelist"))
+    assert changelist.status_code == 200
+
+    model_admin = admin.site._registry[model]
+    request = changelist.wsgi_request
+    if model_admin.has_add_permission(request):
+        assert admin_client.get(reverse(f"{base}_add")).status_code == 200
+    obj = model_admin.get_queryset(request).first()
+    if obj is not None:
+        change = admin_client.get(reverse(f"{base}_change", args=[obj.pk]))
+        assert change.status_code == 200
+        assert b"planted-secret" not in change.content
+
+
+def test_catalog_changelist_costs_the_same_for_3_or_30_rows(admin_client, catalog,
+                                                            django_assert_max_num_queries):
+    url = reverse("admin:catalog_catalogmodel_changelist")
+    admin_client.get(url)  # warm the session and content type caches
+    with CaptureQueriesContext(connection) as three_rows:
+        assert admin_client.get(url).context["cl"].result_count == 3
+    for index in range(27):
+        save_catalog_model(namespace="/bulk", model_name=f"bulk{index}",
+                           data_sources=[{"name": "shared"}])
+
+    with django_assert_max_num_queries(len(three_rows.captured_queries)):
+        assert admin_client.get(url).context["cl"].result_count == 30
+
+
+def test_catalog_changelist_search_finds_by_data_source_name(admin_client, catalog):
+    response = admin_client.get(reverse("admin:catalog_catalogmodel_changelist") + "?q=source1")
+    assert [str(m) for m in response.context["cl"].result_list] == ["/team1/claims/model1"]
+
+
+def test_an_invalid_inference_schema_is_shown_on_the_form(admin_client, catalog):
+    model = CatalogModel.objects.get(model_name="model0")
+    url = reverse("admin:catalog_catalogmodel_change", args=[model.pk])
+    form = {
+        "namespace": model.namespace_id, "model_name": "model0", "owner": "", "url": "",
+        "description": "", "inference_input_description": "",
+        "inference_input_schema": '{"type": "no-such-type"}',
+        "inference_output_description": "", "inference_output_schema": "{}",
+        "modeldatasource_set-TOTAL_FORMS": "0", "modeldatasource_set-INITIAL_FORMS": "0",
+    }
+
+    response = admin_client.post(url, form)
+
+    assert response.status_code == 200
+    assert "Not a valid JSON Schema" in response.content.decode()
+    model.refresh_from_db()
+    assert model.inference_input_schema == {}
+
+
+def test_the_masked_connection_submitted_back_keeps_the_secret(admin_client, catalog):
+    from catalog.models import DataSource
+
+    source = DataSource.objects.get(name="source0")
+    url = reverse("admin:catalog_datasource_change", args=[source.pk])
+    page = admin_client.get(url)
+    assert "planted-secret" not in page.content.decode()
+
+    response = admin_client.post(url, {
+        "name": "source0", "type": "snowflake", "description": "now described", "owner": "",
+        "connection": '{"password": "********"}',
+        "modeldatasource_set-TOTAL_FORMS": "0", "modeldatasource_set-INITIAL_FORMS": "0",
+    })
+
+    assert response.status_code == 302
+    source.refresh_from_db()
+    assert source.description == "now described"
+    assert source.connection == {"password": "planted-secret"}
+
+
+def test_admin_edits_are_audited(admin_client, catalog):
+    model = CatalogModel.objects.get(model_name="model0")
+    admin_client.post(reverse("admin:catalog_catalogmodel_change", args=[model.pk]), {
+        "namespace": model.namespace_id, "model_name": "model0", "owner": "new@example.com",
+        "url": "", "description": "", "inference_input_description": "",
+        "inference_input_schema": "{}", "inference_output_description": "",
+        "inference_output_schema": "{}",
+        "modeldatasource_set-TOTAL_FORMS": "0", "modeldatasource_set-INITIAL_FORMS": "0",
+    })
+
+    change = ObjectChange.objects.get(object_id=str(model.pk), action="update", source="admin")
+    assert change.user_name == "admin"
+    assert change.source == "admin"
+    assert change.prechange_data["owner"] == "owner0@example.com"
+    assert change.postchange_data["owner"] == "new@example.com"

@@ -36,8 +36,9 @@ test: install
 lint: install
 	$(BIN)/python -m ruff check .
 
+# Each area has its own script, scripts/benchmark_<area>.py; each prints its figures.
 benchmark: install
-	$(BIN)/python scripts/benchmark.py $(BENCHMARK_ARGS)
+	set -e; for script in scripts/benchmark_*.py; do $(BIN)/python $$script; done
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache

@@ -15,6 +15,7 @@ class Namespace(models.Model):
     """A path such as /abc_corp/claim. Namespaces nest: /abc_corp contains /abc_corp/claim."""
 
     audited = True
+    namespace_lookup = "path"
 
     path = models.CharField(max_length=255, unique=True, validators=[validate_namespace_path])
     parent = models.ForeignKey(
@@ -40,9 +41,6 @@ class Namespace(models.Model):
         """/a/b/c -> ["/a", "/a/b"]."""
         segments = self.path.strip("/").split("/")
         return ["/" + "/".join(segments[:i]) for i in range(1, len(segments))]
-
-    def audit_namespace(self):
-        return self.path
 
 
 class DataSource(models.Model):
@@ -88,6 +86,7 @@ class CatalogModel(models.Model):
     """A model the organisation has: who owns it, what feeds it, what it takes and returns."""
 
     audited = True
+    namespace_lookup = "namespace__path"
 
     namespace = models.ForeignKey(Namespace, on_delete=models.PROTECT, related_name="models")
     model_name = models.CharField(max_length=200, validators=[validate_model_name])
@@ -119,9 +118,6 @@ class CatalogModel(models.Model):
 
     def __str__(self):
         return f"{self.namespace.path}/{self.model_name}"
-
-    def audit_namespace(self):
-        return self.namespace.path
 
     def audit_data(self):
         return {

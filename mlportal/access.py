@@ -7,6 +7,29 @@ rules tighten in one place.
 from rest_framework import permissions
 
 READ_ACTIONS = {"view"}
+AUDITORS_GROUP = "auditors"
+
+
+def namespace_path(obj):
+    """The path of the namespace `obj` lives in, following its model's `namespace_lookup`
+    (e.g. "catalog_model__namespace__path"); None for rows outside namespaces."""
+    lookup = getattr(obj, "namespace_lookup", None)
+    if lookup is None:
+        return None
+    value = obj
+    for attribute in lookup.split("__"):
+        value = getattr(value, attribute, None)
+        if value is None:
+            return None
+    return value
+
+
+def can_view_audit(user):
+    """The audit trail and its pages are for auditors (and superusers)."""
+    return bool(
+        user is not None and user.is_authenticated and user.is_active
+        and (user.is_superuser or user.groups.filter(name=AUDITORS_GROUP).exists())
+    )
 
 
 def can(user, action, model_or_obj):

@@ -17,6 +17,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_delete, pre_save
 
+from mlportal import access
 from mlportal.choices import ChangeAction
 
 MASK = "********"
@@ -97,11 +98,6 @@ def snapshot(instance):
     return json.loads(json.dumps(data, cls=DjangoJSONEncoder))
 
 
-def _namespace_of(instance):
-    getter = getattr(instance, "audit_namespace", None)
-    return (getter() or "") if getter else ""
-
-
 def _record(instance, action, before, after):
     from mlportal.models import ObjectChange
 
@@ -133,7 +129,7 @@ def _record(instance, action, before, after):
         content_type=content_type,
         object_id=str(instance.pk),
         object_repr=str(instance)[:200],
-        namespace=_namespace_of(instance),
+        namespace=access.namespace_path(instance) or "",
         prechange_data=before,
         postchange_data=after,
     )

@@ -10,6 +10,7 @@ class ModelVersion(models.Model):
     """A trained version of a catalog model, numbered 1, 2, 3, ... per model by the server."""
 
     audited = True
+    namespace_lookup = "catalog_model__namespace__path"
 
     catalog_model = models.ForeignKey(
         CatalogModel, on_delete=models.PROTECT, related_name="versions"
@@ -40,6 +41,3 @@ class ModelVersion(models.Model):
 
     def __str__(self):
         return f"{self.catalog_model} v{self.model_version}"
-
-    def audit_namespace(self):
-        return self.catalog_model.namespace.path

@@ -4,12 +4,32 @@ from django.db.models import Count
 
 from catalog.models import CatalogModel, DataSource, ModelDataSource, Namespace
 from catalog.services import ensure_namespace
-from mlportal.admin import PortalModelAdmin
+from mlportal import access
+from mlportal.admin import PortalInline, PortalModelAdmin
 from mlportal.secrets import mask, merge_masked
+
+
+class NamespaceForm(forms.ModelForm):
+    class Meta:
+        model = Namespace
+        fields = ["path", "description"]
+
+    user = None  # set by NamespaceAdmin.get_form on the form class made for the request
+
+    def clean_path(self):
+        path = self.cleaned_data["path"]
+        if self.instance.pk is None and not access.can_write_namespace(self.user, path):
+            granted = access.granted_paths(self.user)
+            raise forms.ValidationError(
+                f"You may create namespaces only below your grants ({', '.join(granted)})."
+                if granted else "Only superusers create namespaces outside every grant."
+            )
+        return path
 
 
 @admin.register(Namespace)
 class NamespaceAdmin(PortalModelAdmin):
+    form = NamespaceForm
     list_display = ["path", "parent", "description", "model_count", "update_at"]
     list_select_related = ["parent"]
     search_fields = ["path", "description"]
@@ -21,6 +41,11 @@ class NamespaceAdmin(PortalModelAdmin):
     @admin.display(description="models", ordering="model_count")
     def model_count(self, namespace):
         return namespace.model_count
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)  # a new class on every call
+        form.user = request.user
+        return form
 
     def get_readonly_fields(self, request, obj=None):
         # A path addresses everything in the namespace: it is set once.
@@ -53,7 +78,7 @@ class DataSourceForm(forms.ModelForm):
         return connection
 
 
-class UsedByInline(admin.TabularInline):
+class UsedByInline(PortalInline):
     model = ModelDataSource
     fk_name = "data_source"
     extra = 0
@@ -86,7 +111,7 @@ class DataSourceAdmin(PortalModelAdmin):
         return source.model_count
 
 
-class DataSourceInline(admin.TabularInline):
+class DataSourceInline(PortalInline):
     model = ModelDataSource
     fk_name = "catalog_model"
     extra = 1

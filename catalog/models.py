@@ -47,6 +47,8 @@ class DataSource(models.Model):
     """A source of data, shared between the models it feeds."""
 
     audited = True
+    # Changing one needs a grant on every namespace whose models it feeds (mlportal.access).
+    shared_namespaces_lookup = "models__namespace__path"
 
     name = models.CharField(max_length=200, unique=True)
     type = models.CharField(

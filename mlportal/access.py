@@ -1,13 +1,44 @@
 """The one access rule of the portal.
 
 The API, the admin, the pages and the management commands all ask here, so that
-rules tighten in one place.
+rules tighten in one place:
+
+- every signed-in user reads the catalog, the registry and the deployments;
+- writes need a grant: a user holding a grant (directly or through a group) on a
+  namespace may write every row in that namespace and below it. `editor` writes the
+  rows; `owner` also manages the grants there. Superusers may do anything;
+- the audit trail is read by the `auditors` group (and superusers) only, and
+  auditors write nothing.
+
+A model says how it is governed with class attributes:
+
+- `namespace_lookup` ("catalog_model__namespace__path"): the row lives in that
+  namespace; writing it needs a grant there or above;
+- `shared_namespaces_lookup` ("models__namespace__path"): the row is shared by rows in
+  many namespaces (data sources); any editor may add one, changing or deleting it needs
+  a grant on every namespace that uses it (an unused one: any editor);
+- `owner_field` ("user"): the row belongs to a user (tokens): only they (and
+  superusers) see and change it;
+- `auditors_only = True`: the audit trail;
+- `write_role`: the role writing needs (default `editor`; grants need `owner`).
+
+Any other model is read by every signed-in user and written by superusers only.
 """
 
+from collections.abc import Mapping
+
+from django.core.exceptions import PermissionDenied
+from django.db import models
+from django.db.models import Exists, OuterRef, Q
 from rest_framework import permissions
+
+from mlportal.choices import Role
 
 READ_ACTIONS = {"view"}
 AUDITORS_GROUP = "auditors"
+EDITOR, OWNER = Role.EDITOR, Role.OWNER
+# The roles that include a role: an owner is also an editor.
+ROLES_INCLUDING = {EDITOR: {EDITOR, OWNER}, OWNER: {OWNER}}
 
 
 def namespace_path(obj):
@@ -24,27 +55,250 @@ def namespace_path(obj):
     return value
 
 
+def within(path, paths):
+    """Is namespace `path` one of `paths` or below one of them?"""
+    return any(path == granted or path.startswith(granted + "/") for granted in paths)
+
+
+def within_q(lookup, paths):
+    """Q for rows whose namespace path (`lookup`) is one of `paths` or below one of them."""
+    condition = Q(**{f"{lookup}__in": list(paths)})
+    for path in paths:
+        condition |= Q(**{f"{lookup}__startswith": path + "/"})
+    return condition
+
+
+def _signed_in(user):
+    return user is not None and user.is_authenticated and user.is_active
+
+
+def is_auditor(user):
+    """In the auditors group (cached on the user object, like Django's permissions)."""
+    if not _signed_in(user):
+        return False
+    if not hasattr(user, "_portal_auditor"):
+        user._portal_auditor = user.groups.filter(name=AUDITORS_GROUP).exists()
+    return user._portal_auditor
+
+
 def can_view_audit(user):
     """The audit trail and its pages are for auditors (and superusers)."""
-    return bool(
-        user is not None and user.is_authenticated and user.is_active
-        and (user.is_superuser or user.groups.filter(name=AUDITORS_GROUP).exists())
+    return _signed_in(user) and (user.is_superuser or is_auditor(user))
+
+
+def grants_of(user):
+    """{namespace path: role} of the user's grants, direct or through a group, the strongest
+    role per path (cached on the user object for the request)."""
+    if not _signed_in(user):
+        return {}
+    if not hasattr(user, "_portal_grants"):
+        from mlportal.models import Grant
+
+        grants = {}
+        rows = Grant.objects.filter(Q(user=user) | Q(group__user=user)).values_list(
+            "namespace__path", "role"
+        )
+        for path, role in rows:
+            if grants.get(path) != OWNER:
+                grants[path] = role
+        user._portal_grants = grants
+    return user._portal_grants
+
+
+def granted_paths(user, role=EDITOR):
+    """The namespace paths where `user` holds `role` (or a role including it)."""
+    return sorted(path for path, held in grants_of(user).items() if held in ROLES_INCLUDING[role])
+
+
+def required_role(model):
+    return getattr(model, "write_role", EDITOR)
+
+
+def can_write_namespace(user, path, role=EDITOR):
+    """May `user` write (with `role`) in the namespace at `path`, existing or not?
+
+    Editors create sub-namespaces below their grants; only superusers create top-level ones.
+    """
+    if not _signed_in(user):
+        return False
+    if user.is_superuser:
+        return True
+    return not is_auditor(user) and within(path, granted_paths(user, role))
+
+
+def shared_namespace_paths(obj):
+    """The namespaces of the rows sharing `obj` (a data source: the models it feeds)."""
+    if obj.pk is None:
+        return set()
+    model = obj._meta.model
+    paths = model._base_manager.filter(pk=obj.pk).values_list(
+        model.shared_namespaces_lookup, flat=True
+    )
+    return {path for path in paths if path is not None}
+
+
+def governed(model):
+    """Does the rule say more about `model` than "signed-in users read, superusers write"?"""
+    return any(
+        getattr(model, attribute, None)
+        for attribute in ("namespace_lookup", "shared_namespaces_lookup", "owner_field")
     )
 
 
-def can(user, action, model_or_obj):
-    """May `user` `action` ("view", "add", "change", "delete") this model or object?"""
-    if user is None or not user.is_authenticated or not user.is_active:
+def can(user, action, model_or_obj, *, role=None):
+    """May `user` `action` ("view", "add", "change", "delete") this model or object?
+
+    On a model (no object) a write means "somewhere": a user with any grant may add
+    catalog models; which namespace is checked on the object (or with
+    `can_write_namespace` before it exists).
+    """
+    if not _signed_in(user):
         return False
-    if action in READ_ACTIONS:
+    model = model_or_obj._meta.model
+    obj = None if isinstance(model_or_obj, type) else model_or_obj
+    if getattr(model, "auditors_only", False):
+        return action in READ_ACTIONS and can_view_audit(user)
+    owner_field = getattr(model, "owner_field", None)
+    if owner_field:
+        return (user.is_superuser or obj is None
+                or getattr(obj, f"{owner_field}_id") == user.pk)
+    if action in READ_ACTIONS or user.is_superuser:
         return True
-    opts = model_or_obj._meta
-    return user.has_perm(f"{opts.app_label}.{action}_{opts.model_name}")
+    if is_auditor(user):
+        return False
+    paths = granted_paths(user, role or required_role(model))
+    if not paths:
+        return False
+    if obj is None:
+        return True
+    if getattr(model, "namespace_lookup", None):
+        path = namespace_path(obj)
+        return path is not None and within(path, paths)
+    if getattr(model, "shared_namespaces_lookup", None):
+        return all(within(path, paths) for path in shared_namespace_paths(obj))
+    return False
 
 
-def restrict(queryset, user, action="view"):
+def restrict(queryset, user, action="view", *, role=None):
     """The rows of `queryset` that `user` may `action`."""
-    return queryset if can(user, action, queryset.model) else queryset.none()
+    model = queryset.model
+    if not _signed_in(user):
+        return queryset.none()
+    if getattr(model, "auditors_only", False):
+        return queryset if action in READ_ACTIONS and can_view_audit(user) else queryset.none()
+    owner_field = getattr(model, "owner_field", None)
+    if owner_field:
+        return queryset if user.is_superuser else queryset.filter(**{owner_field: user})
+    if action in READ_ACTIONS or user.is_superuser:
+        return queryset
+    paths = [] if is_auditor(user) else granted_paths(user, role or required_role(model))
+    if not paths:
+        return queryset.none()
+    if getattr(model, "namespace_lookup", None):
+        return queryset.filter(within_q(model.namespace_lookup, paths))
+    if getattr(model, "shared_namespaces_lookup", None):
+        relation, rest = model.shared_namespaces_lookup.split("__", 1)
+        field = model._meta.get_field(relation)
+        back = field.remote_field.name if field.auto_created else field.related_query_name()
+        used_outside = field.related_model._base_manager.filter(
+            **{back: OuterRef("pk")}
+        ).exclude(within_q(rest, paths))
+        return queryset.exclude(Exists(used_outside))
+    return queryset.none()
+
+
+def require(user, action, model_or_obj):
+    """`can`, or PermissionDenied naming what is refused."""
+    if not can(user, action, model_or_obj):
+        raise PermissionDenied(refusal(user, action, model_or_obj))
+
+
+def refusal(user, action, model_or_obj):
+    model = model_or_obj._meta.model
+    what = model._meta.verbose_name
+    if getattr(model, "auditors_only", False):
+        return f"The {what}s are read by the {AUDITORS_GROUP} group only."
+    if is_auditor(user) and not user.is_superuser:
+        return "Auditors read; they do not write."
+    where = ""
+    if not isinstance(model_or_obj, type):
+        path = namespace_path(model_or_obj)
+        where = f" in {path}" if path else ""
+    role = required_role(model)
+    return (f"You may not {action} this {what}{where}: that needs the {role} role on its "
+            "namespace (a grant there or above).")
+
+
+def _follow(value, lookup):
+    for part in lookup.split("__"):
+        if isinstance(value, models.Model):
+            value = getattr(value, part, None)
+        elif isinstance(value, Mapping):
+            value = value.get(part)
+        else:
+            return None
+    return value if isinstance(value, str) else None
+
+
+def target_namespace(model, data):
+    """The namespace path that a write's (validated) data names for a row of `model`, or None.
+
+    Follows the model's `namespace_lookup` through the data ({"namespace": {"path": ...}} or
+    {"catalog_model": <CatalogModel>}), else a plain "namespace" path.
+    """
+    lookup = getattr(model, "namespace_lookup", None)
+    found = _follow(data, lookup) if lookup else None
+    return found or _follow(data, "namespace__path") or _follow(data, "namespace")
+
+
+def require_target(user, model, data):
+    """Refuse (PermissionDenied) a write whose data names a namespace outside the user's grants,
+    before anything is saved."""
+    path = target_namespace(model, data)
+    role = required_role(model)
+    if path is not None and not can_write_namespace(user, path, role):
+        if is_auditor(user) and not user.is_superuser:
+            raise PermissionDenied("Auditors read; they do not write.")
+        raise PermissionDenied(
+            f"You may not write in {path}: that needs the {role} role on it or above "
+            f"(your grants: {', '.join(granted_paths(user, role)) or 'none'})."
+        )
+
+
+def acting_user():
+    """The signed-in user the current request or `audit.change_context(user=...)` acts for."""
+    from mlportal.audit import current_context
+
+    context = current_context()
+    if context is None:
+        return None
+    user = context.user or getattr(getattr(context, "request", None), "user", None)
+    return user if user is not None and user.is_authenticated else None
+
+
+def _guard_save(sender, instance, raw=False, **kwargs):
+    if raw or not governed(sender):
+        return
+    user = acting_user()
+    if user is not None:
+        require(user, "add" if instance._state.adding else "change", instance)
+
+
+def _guard_delete(sender, instance, **kwargs):
+    if not governed(sender):
+        return
+    user = acting_user()
+    if user is not None:
+        require(user, "delete", instance)
+
+
+def connect_guard():
+    """Check every save and delete of a governed row made for a signed-in user, whatever the
+    path (API action, admin form, inline, service, command with a user): the rule's backstop
+    behind the explicit checks of the API and the admin. The surrounding transaction
+    rolls the refused write back."""
+    models.signals.pre_save.connect(_guard_save, dispatch_uid="access_guard_save")
+    models.signals.pre_delete.connect(_guard_delete, dispatch_uid="access_guard_delete")
 
 
 METHOD_ACTIONS = {"POST": "add", "PUT": "change", "PATCH": "change", "DELETE": "delete"}
@@ -66,7 +320,14 @@ class PortalPermission(permissions.BasePermission):
             self.message = "This token is read-only."
             return False
         model = getattr(getattr(view, "queryset", None), "model", None)
-        return model is None or can(request.user, action, model)
+        if model is None or can(request.user, action, model):
+            return True
+        self.message = refusal(request.user, action, model)
+        return False
 
     def has_object_permission(self, request, view, obj):
-        return can(request.user, self._action(request, view), obj)
+        action = self._action(request, view)
+        if can(request.user, action, obj):
+            return True
+        self.message = refusal(request.user, action, obj)
+        return False

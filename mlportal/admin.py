@@ -1,13 +1,30 @@
-from django.contrib import admin, messages
-from django.utils import timezone
+from django.apps import apps
+from django.contrib import admin
+from django.template.response import TemplateResponse
 
 from mlportal import access
-from mlportal.models import ObjectChange, Token
-from mlportal.services import save_new_token
+from mlportal.models import Grant, ObjectChange, Token
+from mlportal.services import revoke_token, save_grant, save_new_token
+
+
+def _autocomplete_source(request):
+    """The model whose form field asks the admin's autocomplete view, or None."""
+    match = getattr(request, "resolver_match", None)
+    if match is None or match.url_name != "autocomplete":
+        return None
+    try:
+        return apps.get_model(request.GET["app_label"], request.GET["model_name"])
+    except (KeyError, LookupError):
+        return None
 
 
 class PortalModelAdmin(admin.ModelAdmin):
-    """Base of every admin page: rows and buttons follow the portal's one access rule."""
+    """Base of every admin page: rows and buttons follow the portal's one access rule.
+
+    Every signed-in account sees every page read-only; it may change the rows its grants
+    cover, and pick (in a form's namespace, catalog model, ... field) only the rows it may
+    write into.
+    """
 
     def get_queryset(self, request):
         return access.restrict(super().get_queryset(request), request.user, "view")
@@ -27,32 +44,108 @@ class PortalModelAdmin(admin.ModelAdmin):
     def has_module_permission(self, request):
         return access.can(request.user, "view", self.model)
 
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        related = db_field.related_model
+        if "queryset" not in kwargs and getattr(related, "namespace_lookup", None):
+            kwargs["queryset"] = access.restrict(
+                related._default_manager.all(), request.user, "change",
+                role=access.required_role(self.model),
+            )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def get_search_results(self, request, queryset, search_term):
+        queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        source = _autocomplete_source(request)
+        if source is not None and getattr(self.model, "namespace_lookup", None):
+            # Offer only what the asking form may point at, as formfield_for_foreignkey does.
+            queryset = access.restrict(
+                queryset, request.user, "change", role=access.required_role(source)
+            )
+        return queryset, may_have_duplicates
+
+
+class PortalInline(admin.TabularInline):
+    """An inline's rows are part of their parent: changing them is changing the parent."""
+
+    def has_view_permission(self, request, obj=None):
+        return access.can(request.user, "view", obj or self.parent_model)
+
+    def has_add_permission(self, request, obj=None):
+        return access.can(request.user, "change", obj or self.parent_model)
+
+    def has_change_permission(self, request, obj=None):
+        return access.can(request.user, "change", obj or self.parent_model)
+
+    def has_delete_permission(self, request, obj=None):
+        return access.can(request.user, "change", obj or self.parent_model)
+
 
 @admin.register(Token)
 class TokenAdmin(PortalModelAdmin):
-    list_display = ["prefix", "user", "description", "write_enabled", "create_at", "expires_at",
+    list_display = ["prefix", "user", "description", "read_only", "create_at", "expires_at",
                     "last_used_at", "revoked_at"]
     list_select_related = ["user"]
     list_filter = ["write_enabled"]
     search_fields = ["prefix", "user__username", "description"]
-    readonly_fields = ["prefix", "create_at", "last_used_at", "revoked_at"]
-    fields = ["user", "description", "write_enabled", "expires_at", *readonly_fields]
-    autocomplete_fields = ["user"]
     actions = ["revoke"]
+
+    @admin.display(boolean=True, description="read-only")
+    def read_only(self, token):
+        return token.read_only
+
+    def get_fields(self, request, obj=None):
+        if obj is not None:
+            return ["user", "prefix", "description", "write_enabled", "expires_at", "create_at",
+                    "last_used_at", "revoked_at"]
+        # Others make tokens for themselves only.
+        mine = ["description", "write_enabled", "expires_at"]
+        return ["user", *mine] if request.user.is_superuser else mine
+
+    def get_readonly_fields(self, request, obj=None):
+        # Scope and expiry are chosen once: for another, make a new token.
+        if obj is None:
+            return []
+        return [field for field in self.get_fields(request, obj) if field != "description"]
 
     def save_model(self, request, obj, form, change):
         if change:
             return super().save_model(request, obj, form, change)
-        key = save_new_token(obj)
-        messages.warning(
-            request, f"The new token's key is {key} — copy it now, it is not shown again."
-        )
+        if not request.user.is_superuser:
+            obj.user = request.user
+        obj.key = save_new_token(obj)
+
+    def response_add(self, request, obj, post_url_continue=None):
+        # The key is shown on this page only: not in a message (a cookie), not stored. The
+        # admin marks its pages never_cache, so the browser does not keep it either.
+        return TemplateResponse(request, "admin/mlportal/token/created.html", {
+            **self.admin_site.each_context(request),
+            "title": "Token created",
+            "opts": self.model._meta,
+            "token": obj,
+            "key": obj.key,
+        })
 
     @admin.action(description="Revoke the selected tokens")
     def revoke(self, request, queryset):
-        for token in queryset.filter(revoked_at__isnull=True):
-            token.revoked_at = timezone.now()
-            token.save(update_fields=["revoked_at"])
+        for token in access.restrict(queryset, request.user, "change"):
+            revoke_token(token)
+
+
+@admin.register(Grant)
+class GrantAdmin(PortalModelAdmin):
+    list_display = ["namespace", "user", "group", "role", "update_at"]
+    list_select_related = ["namespace", "user", "group"]
+    list_filter = ["role"]
+    search_fields = ["namespace__path", "user__username", "group__name"]
+    autocomplete_fields = ["namespace"]
+    fields = ["namespace", "user", "group", "role", "create_at", "update_at"]
+    readonly_fields = ["create_at", "update_at"]
+
+    def save_model(self, request, obj, form, change):
+        save_grant(
+            instance=obj, namespace=obj.namespace.path, user=obj.user, group=obj.group,
+            role=obj.role,
+        )
 
 
 @admin.register(ObjectChange)

@@ -1,11 +1,22 @@
 from django.apps import AppConfig
+from django.contrib.admin import apps as admin_apps
 
 
 class MlportalConfig(AppConfig):
     name = "mlportal"
     verbose_name = "Portal"
+    default = True
 
     def ready(self):
-        from mlportal import audit
+        from mlportal import access, audit, throttling
 
         audit.connect_signals()
+        access.connect_guard()
+        throttling.connect_signals()
+
+
+class PortalAdminConfig(admin_apps.AdminConfig):
+    """django.contrib.admin with the portal's site (see mlportal.sites)."""
+
+    default = False
+    default_site = "mlportal.sites.PortalAdminSite"

@@ -3,10 +3,11 @@ import secrets
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
-from mlportal.choices import ChangeAction
+from mlportal.choices import ChangeAction, Role
 
 
 def hash_token_key(key):
@@ -24,6 +25,9 @@ class TokenQuerySet(models.QuerySet):
 
 class Token(models.Model):
     """An API key. Only its digest is stored; the key itself is shown once, at creation."""
+
+    audited = True
+    owner_field = "user"
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
@@ -57,6 +61,22 @@ class Token(models.Model):
             self.expires_at is None or self.expires_at > timezone.now()
         )
 
+    def clean(self):
+        if self._state.adding and self.expires_at is not None and (
+            self.expires_at <= timezone.now()
+        ):
+            raise ValidationError({"expires_at": "The expiry must be in the future."})
+
+    def audit_data(self):
+        return {
+            "user": self.user.get_username(),
+            "prefix": self.prefix,
+            "description": self.description,
+            "read_only": self.read_only,
+            "expires_at": self.expires_at,
+            "revoked_at": self.revoked_at,
+        }
+
     def set_new_key(self):
         """Give the token a fresh key and return it; the caller shows it once."""
         key = "mlp_" + secrets.token_hex(20)
@@ -65,8 +85,81 @@ class Token(models.Model):
         return key
 
 
+class Grant(models.Model):
+    """A role for a user or a group on a namespace and everything below it."""
+
+    audited = True
+    namespace_lookup = "namespace__path"
+    # Grants are managed by owners.
+    write_role = Role.OWNER
+
+    namespace = models.ForeignKey(
+        "catalog.Namespace", on_delete=models.PROTECT, related_name="grants"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE,
+        related_name="portal_grants",
+    )
+    group = models.ForeignKey(
+        "auth.Group", null=True, blank=True, on_delete=models.CASCADE,
+        related_name="portal_grants",
+    )
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.EDITOR)
+    create_at = models.DateTimeField(auto_now_add=True)
+    update_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["namespace__path", "user__username", "group__name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(user__isnull=True, group__isnull=False)
+                | models.Q(user__isnull=False, group__isnull=True),
+                name="grant_to_a_user_or_a_group",
+                violation_error_message="Grant to a user or to a group: give exactly one.",
+            ),
+            models.UniqueConstraint(
+                fields=["namespace", "user"], condition=models.Q(user__isnull=False),
+                name="grant_unique_user",
+                violation_error_message="This user has a grant on this namespace already; "
+                "change its role instead.",
+            ),
+            models.UniqueConstraint(
+                fields=["namespace", "group"], condition=models.Q(group__isnull=False),
+                name="grant_unique_group",
+                violation_error_message="This group has a grant on this namespace already; "
+                "change its role instead.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.grantee}: {self.role} of {self.namespace.path}"
+
+    @property
+    def grantee(self):
+        if self.user_id:
+            return self.user.get_username()
+        return f"group {self.group.name}" if self.group_id else "nobody"
+
+    def clean(self):
+        if bool(self.user_id) == bool(self.group_id):
+            raise ValidationError(
+                {"user": "Grant to a user or to a group: give exactly one of them."}
+            )
+
+    def audit_data(self):
+        return {
+            "namespace": self.namespace.path,
+            "user": self.user.get_username() if self.user_id else None,
+            "group": self.group.name if self.group_id else None,
+            "role": self.role,
+        }
+
+
 class ObjectChange(models.Model):
     """One create, update or delete of an audited row. Written by mlportal.audit only."""
+
+    # The audit trail is read by auditors only (see mlportal.access).
+    auditors_only = True
 
     time = models.DateTimeField(default=timezone.now, db_index=True)
     user = models.ForeignKey(

@@ -2,6 +2,8 @@
 
 import re
 
+from django.views.debug import SafeExceptionReporterFilter
+
 MASK = "********"
 
 SECRET_KEY_PATTERN = re.compile(
@@ -46,3 +48,37 @@ def merge_masked(submitted, stored):
             for index, item in enumerate(submitted)
         ]
     return submitted
+
+
+class SecretReporterFilter(SafeExceptionReporterFilter):
+    """What error reports (debug pages, mails to ADMINS) show: no POST value at all, and no
+    setting, request header or local variable whose name (or nested key) looks secret.
+
+    Active even with DEBUG on, so that a debug page shown by mistake leaks nothing either.
+    """
+
+    hidden_settings = re.compile(
+        rf"API|AUTH|TOKEN|KEY|SECRET|PASS|SIGNATURE|HTTP_COOKIE|DATABASE_URL|"
+        rf"{SECRET_KEY_PATTERN.pattern}",
+        re.IGNORECASE,
+    )
+
+    def is_active(self, request):
+        return True
+
+    def get_cleansed_multivaluedict(self, request, multivaluedict):
+        cleansed = multivaluedict.copy()
+        for name in cleansed:
+            cleansed[name] = self.cleansed_substitute
+        return cleansed
+
+    def get_post_parameters(self, request):
+        if request is None:
+            return {}
+        return self.get_cleansed_multivaluedict(request, request.POST)
+
+    def get_traceback_frame_variables(self, request, tb_frame):
+        return [
+            (name, self.cleanse_setting(name, value))
+            for name, value in super().get_traceback_frame_variables(request, tb_frame)
+        ]

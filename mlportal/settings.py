@@ -36,7 +36,8 @@ MLPORTAL_ENCRYPTION_KEYS = env_list("MLPORTAL_ENCRYPTION_KEYS", "")
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # django.contrib.admin with the portal's admin site (mlportal.sites).
+    "mlportal.apps.PortalAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -112,6 +113,23 @@ USE_TZ = True
 
 LOGIN_URL = "admin:login"
 
+# HTTPS deployments (README, "Production settings"): DJANGO_HTTPS=1 turns on everything
+# below; each variable overrides its part. `manage.py check --deploy` is then clean.
+HTTPS = env_flag("DJANGO_HTTPS")
+SECURE_SSL_REDIRECT = env_flag("DJANGO_SECURE_SSL_REDIRECT", HTTPS)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_flag("DJANGO_SECURE_COOKIES", HTTPS)
+SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_HSTS_SECONDS", 31536000 if HTTPS else 0))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_flag("DJANGO_HSTS_INCLUDE_SUBDOMAINS", HTTPS)
+SECURE_HSTS_PRELOAD = env_flag("DJANGO_HSTS_PRELOAD", HTTPS)
+if env_flag("DJANGO_BEHIND_TLS_PROXY"):
+    # The proxy terminates TLS and says so in X-Forwarded-Proto (it must overwrite the header).
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", "")
+SESSION_COOKIE_AGE = int(os.environ.get("DJANGO_SESSION_COOKIE_AGE", str(12 * 3600)))
+X_FRAME_OPTIONS = "DENY"
+# Error reports (debug pages, mails to ADMINS) hide every secret-looking value.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "mlportal.secrets.SecretReporterFilter"
+
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "media"))
@@ -165,8 +183,14 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
-    "DEFAULT_THROTTLE_RATES": {"login": os.environ.get("MLPORTAL_LOGIN_RATE", "10/minute")},
+    # How many proxies in front of the portal append to X-Forwarded-For: the client address
+    # (for sign-in throttling) is read that many places from the right; 0 uses REMOTE_ADDR,
+    # so that a client cannot dodge the throttle with a made-up header.
+    "NUM_PROXIES": int(os.environ.get("MLPORTAL_NUM_PROXIES", "0")),
 }
+
+# Failed sign-ins (admin and token endpoint) allowed per client address: "<n>/<period>".
+MLPORTAL_LOGIN_RATE = os.environ.get("MLPORTAL_LOGIN_RATE", "10/minute")
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "mlportal API",

@@ -3,12 +3,13 @@ import json
 from pathlib import Path
 
 import pytest
-from django.contrib.auth.models import Permission
+from django.contrib.auth.models import Group, Permission
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
+from mlportal import access
 from mlportal.models import Token
-from mlportal.services import save_new_token
+from mlportal.services import save_grant, save_new_token
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -35,6 +36,11 @@ def _static_files_from_apps(settings):
 
 
 @pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def _clear_cache():
     # Login throttling counts in the cache; each test starts with a clean slate.
     cache.clear()
@@ -57,6 +63,25 @@ def make_user(django_user_model):
         return user
 
     return make
+
+
+@pytest.fixture
+def grant():
+    """Give a user or a group a role ("editor" or "owner") on a namespace (created if new)."""
+
+    def give(grantee, namespace, role="editor"):
+        kind = "group" if isinstance(grantee, Group) else "user"
+        return save_grant(namespace=namespace, role=role, **{kind: grantee})
+
+    return give
+
+
+@pytest.fixture
+def auditor(make_user):
+    """A member of the auditors group."""
+    user = make_user("auditor")
+    user.groups.add(Group.objects.get_or_create(name=access.AUDITORS_GROUP)[0])
+    return user
 
 
 @pytest.fixture

@@ -27,7 +27,13 @@ class ModelSerializer(serializers.ModelSerializer):
 
 
 class PortalViewSet(viewsets.ModelViewSet):
-    """Base of every API resource: rows pass through the access rule; writes are atomic."""
+    """Base of every API resource: rows pass through the access rule; writes are atomic.
+
+    Who may write what is checked three times, all by mlportal.access: the method on the
+    resource (PortalPermission.has_permission), the row as it is (has_object_permission),
+    and the namespace the validated data names (`check_write_target`), before anything
+    is saved. The access guard on every save is the backstop.
+    """
 
     # An @action may name the access it needs, e.g. access_action="view" for a POST that reads.
     access_action = None
@@ -35,13 +41,33 @@ class PortalViewSet(viewsets.ModelViewSet):
     def get_queryset(self):
         return access.restrict(super().get_queryset(), self.request.user, "view")
 
+    def check_write_target(self, serializer):
+        """403 for data that names a namespace outside the user's grants (e.g. a model's
+        "namespace", a version's catalog model). An @action that writes from a serializer
+        calls this between is_valid() and save()."""
+        model = getattr(getattr(serializer, "Meta", None), "model", None) or self.queryset.model
+        access.require_target(self.request.user, model, serializer.validated_data)
+
     @transaction.atomic
     def create(self, request, *args, **kwargs):
-        return super().create(request, *args, **kwargs)
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        self.check_write_target(serializer)
+        self.perform_create(serializer)
+        headers = self.get_success_headers(serializer.data)
+        return Response(serializer.data, status=status.HTTP_201_CREATED, headers=headers)
 
     @transaction.atomic
     def update(self, request, *args, **kwargs):
-        return super().update(request, *args, **kwargs)
+        partial = kwargs.pop("partial", False)
+        instance = self.get_object()
+        serializer = self.get_serializer(instance, data=request.data, partial=partial)
+        serializer.is_valid(raise_exception=True)
+        self.check_write_target(serializer)
+        self.perform_update(serializer)
+        if getattr(instance, "_prefetched_objects_cache", None):
+            instance._prefetched_objects_cache = {}
+        return Response(serializer.data)
 
     @transaction.atomic
     def destroy(self, request, *args, **kwargs):
@@ -51,5 +77,7 @@ class PortalViewSet(viewsets.ModelViewSet):
 
 
 class ReadOnlyPortalViewSet(viewsets.ReadOnlyModelViewSet):
+    access_action = None
+
     def get_queryset(self):
         return access.restrict(super().get_queryset(), self.request.user, "view")

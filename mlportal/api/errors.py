@@ -53,6 +53,9 @@ def exception_handler(exc, context):
         if blockers:
             message += " Still in use by: " + ", ".join(blockers) + "."
         exc = Conflict(message)
+    elif isinstance(exc, django_exceptions.PermissionDenied):
+        # Keep the reason the access rule gives (DRF would replace it with a generic one).
+        exc = exceptions.PermissionDenied(str(exc) or None)
     elif isinstance(exc, IntegrityError):
         exc = Conflict("This conflicts with an existing record.")
     response = drf_exception_handler(exc, context)

@@ -1,7 +1,12 @@
-from django.contrib.auth import authenticate
+from django.contrib.auth import authenticate, get_user_model
+from django.contrib.auth.models import Group
 from rest_framework import serializers
 
-from mlportal.api.base import Timestamp
+from catalog.validators import validate_namespace_path
+from mlportal import services
+from mlportal.api.base import ModelSerializer, Timestamp
+from mlportal.choices import Role
+from mlportal.models import Grant, Token
 
 
 class TokenRequestSerializer(serializers.Serializer):
@@ -9,7 +14,9 @@ class TokenRequestSerializer(serializers.Serializer):
     password = serializers.CharField(style={"input_type": "password"}, trim_whitespace=False)
     description = serializers.CharField(required=False, allow_blank=True, max_length=200)
     expires_at = Timestamp(required=False, allow_null=True)
-    write_enabled = serializers.BooleanField(required=False, default=True)
+    read_only = serializers.BooleanField(
+        required=False, default=False, help_text="True: the token may only read."
+    )
 
     def validate(self, attrs):
         user = authenticate(
@@ -24,8 +31,65 @@ class TokenRequestSerializer(serializers.Serializer):
         return attrs
 
 
-class TokenResponseSerializer(serializers.Serializer):
-    token = serializers.CharField(help_text="The key: shown once, store it now.")
-    prefix = serializers.CharField()
-    expires_at = Timestamp(allow_null=True)
-    write_enabled = serializers.BooleanField()
+class TokenSerializer(ModelSerializer):
+    """A token as its user sees it: never the key, which is shown once at creation."""
+
+    user = serializers.CharField(source="user.get_username", read_only=True)
+    read_only = serializers.BooleanField(read_only=True)
+    is_usable = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = Token
+        fields = [
+            "id", "user", "prefix", "description", "read_only", "create_at", "expires_at",
+            "last_used_at", "revoked_at", "is_usable",
+        ]
+        read_only_fields = fields
+
+
+class NewTokenSerializer(TokenSerializer):
+    token = serializers.CharField(source="key", help_text="The key: shown once, store it now.")
+
+    class Meta(TokenSerializer.Meta):
+        fields = ["token", *TokenSerializer.Meta.fields]
+        read_only_fields = fields
+
+
+class GrantSerializer(ModelSerializer):
+    """{"namespace": "/team_a", "user": "alice", "role": "editor"} (or "group" for "user")."""
+
+    namespace = serializers.CharField(
+        source="namespace.path", max_length=255, validators=[validate_namespace_path]
+    )
+    user = serializers.SlugRelatedField(
+        slug_field="username", queryset=get_user_model().objects.all(), required=False,
+        allow_null=True,
+    )
+    group = serializers.SlugRelatedField(
+        slug_field="name", queryset=Group.objects.all(), required=False, allow_null=True
+    )
+    role = serializers.ChoiceField(choices=Role.choices, required=False, default=Role.EDITOR)
+
+    class Meta:
+        model = Grant
+        fields = ["id", "namespace", "user", "group", "role", "create_at", "update_at"]
+
+    def validate(self, attrs):
+        user = attrs.get("user", self.instance.user if self.instance else None)
+        group = attrs.get("group", self.instance.group if self.instance else None)
+        if (user is None) == (group is None):
+            raise serializers.ValidationError(
+                {"user": ["Grant to a user or to a group: give exactly one of \"user\" and "
+                          "\"group\"."]}
+            )
+        return attrs
+
+    def _save(self, instance, validated_data):
+        namespace = validated_data.pop("namespace", {}).get("path")
+        return services.save_grant(instance=instance, namespace=namespace, **validated_data)
+
+    def create(self, validated_data):
+        return self._save(None, validated_data)
+
+    def update(self, instance, validated_data):
+        return self._save(instance, validated_data)

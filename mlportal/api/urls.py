@@ -1,8 +1,14 @@
 from django.urls import include, path
+from rest_framework.routers import SimpleRouter
 
 from mlportal.api import views
+
+router = SimpleRouter()
+router.register("grants", views.GrantViewSet)
+router.register("tokens", views.TokenViewSet)
 
 urlpatterns = [
     path("auth/token/", views.ObtainTokenView.as_view(), name="api-token"),
     path("", include("catalog.api.urls")),
+    path("", include(router.urls)),
 ]

@@ -1,35 +1,34 @@
+from django.utils.decorators import method_decorator
+from django.views.decorators.debug import sensitive_post_parameters
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
+from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
-from mlportal.api.base import Timestamp
-from mlportal.api.serializers import TokenRequestSerializer, TokenResponseSerializer
-from mlportal.models import Token
-from mlportal.services import save_new_token
+from mlportal.api.base import PortalViewSet, ReadOnlyPortalViewSet
+from mlportal.api.serializers import (
+    GrantSerializer,
+    NewTokenSerializer,
+    TokenRequestSerializer,
+    TokenSerializer,
+)
+from mlportal.filtersets import GrantFilterSet, TokenFilterSet
+from mlportal.models import Grant, Token
+from mlportal.services import revoke_token, save_new_token
+from mlportal.throttling import LoginRateThrottle
 
 
-class LoginRateThrottle(AnonRateThrottle):
-    scope = "login"
-
-    def allow_request(self, request, view):
-        return super().allow_request(request, view) if request.method == "POST" else True
-
-    def get_cache_key(self, request, view):
-        # Per client address, whether or not the client is signed in.
-        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
-
-
+@method_decorator(sensitive_post_parameters("password"), name="dispatch")
 class ObtainTokenView(APIView):
-    """Exchange a username and password for an API token (shown once)."""
+    """Exchange a username and password for an API token (the key is shown once)."""
 
     authentication_classes = []
     permission_classes = [AllowAny]
     throttle_classes = [LoginRateThrottle]
 
-    @extend_schema(request=TokenRequestSerializer, responses={201: TokenResponseSerializer})
+    @extend_schema(request=TokenRequestSerializer, responses={201: NewTokenSerializer})
     def post(self, request):
         serializer = TokenRequestSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
@@ -38,15 +37,29 @@ class ObtainTokenView(APIView):
             user=data["user"],
             description=data.get("description", ""),
             expires_at=data.get("expires_at"),
-            write_enabled=data["write_enabled"],
+            write_enabled=not data["read_only"],
         )
-        key = save_new_token(token)
-        return Response(
-            {
-                "token": key,
-                "prefix": token.prefix,
-                "expires_at": Timestamp().to_representation(token.expires_at),
-                "write_enabled": token.write_enabled,
-            },
-            status=status.HTTP_201_CREATED,
-        )
+        token.key = save_new_token(token)
+        return Response(NewTokenSerializer(token).data, status=status.HTTP_201_CREATED)
+
+
+class TokenViewSet(ReadOnlyPortalViewSet):
+    """The signed-in user's own tokens (a superuser's: everyone's). Keys are never shown
+    again; new tokens come from POST /api/v1/auth/token/ or the admin."""
+
+    queryset = Token.objects.select_related("user")
+    serializer_class = TokenSerializer
+    filterset_class = TokenFilterSet
+
+    @extend_schema(request=None, responses=TokenSerializer)
+    @action(detail=True, methods=["post"], access_action="change")
+    def revoke(self, request, pk=None):
+        """Revoke the token from now on (revoking again changes nothing)."""
+        token = revoke_token(self.get_object())
+        return Response(self.get_serializer(token).data)
+
+
+class GrantViewSet(PortalViewSet):
+    queryset = Grant.objects.select_related("namespace", "user", "group")
+    serializer_class = GrantSerializer
+    filterset_class = GrantFilterSet

@@ -36,7 +36,7 @@ class NamespaceAdmin(PortalModelAdmin):
     readonly_fields = ["parent", "create_at", "update_at"]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(model_count=Count("models"))
+        return super().get_queryset(request).annotate(model_count=Count("models")).order_by("path")
 
     @admin.display(description="models", ordering="model_count")
     def model_count(self, namespace):

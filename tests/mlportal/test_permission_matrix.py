@@ -1,0 +1,316 @@
+"""The permission matrix: every role against every API endpoint and every admin page, reading
+and writing, each with its expected status.
+
+Endpoints and admin pages are found from the URL conf and the admin site: a new one fails
+`test_every_api_endpoint_is_in_the_matrix` (or the admin one) until it has its row below.
+Rows for resources that are not routed yet (versions, deployments, the audit trail's API)
+wake up when their routes appear.
+"""
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from django.contrib import admin
+from django.contrib.auth.models import Group
+from django.test import Client
+from django.urls import reverse
+from rest_framework.test import APIClient
+
+from catalog.models import DataSource
+from catalog.services import ensure_namespace, save_catalog_model, save_data_source
+from mlportal import access
+from mlportal.models import ObjectChange, Token
+from mlportal.services import save_grant, save_new_token
+from tests.routes import api_endpoints
+
+pytestmark = pytest.mark.django_db
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+ROLES = ["anonymous", "plain", "editor_here", "editor_elsewhere", "owner", "auditor",
+         "superuser"]
+SIGNED_IN = frozenset(ROLES) - {"anonymous"}
+EDITORS = frozenset({"editor_here", "editor_elsewhere", "owner", "superuser"})
+HERE_WRITERS = frozenset({"editor_here", "owner", "superuser"})
+OWNERS = frozenset({"owner", "superuser"})
+AUDIT_READERS = frozenset({"auditor", "superuser"})
+SUPERUSER = frozenset({"superuser"})
+NOBODY = frozenset()
+
+# Endpoints whose rule is not a role: tested on their own.
+EXEMPT = {
+    ("/api/v1/auth/token/", "POST"): "sign-in with a password (tests/mlportal/test_tokens.py)",
+}
+
+
+def example(name, **changes):
+    return json.loads((EXAMPLES / f"{name}.json").read_text()) | changes
+
+
+@dataclass
+class World:
+    """/here and /elsewhere, a model in each, and the user playing the role."""
+
+    role: str
+    user: object
+    make_user: object
+    root: APIClient = field(repr=False)
+    client: APIClient = field(default=None, repr=False)
+    own_token: int = 0
+
+    def via_api(self, path, document):
+        """Create through the API as a superuser (for resources built by other apps)."""
+        response = self.root.post(path, document, format="json")
+        assert response.status_code == 201, response.content
+        return response.json()["id"]
+
+    def version(self):
+        return self.via_api("/api/v1/versions/", example(
+            "model_version", namespace="/here", model_name="m"))
+
+
+@pytest.fixture
+def world_for(make_user, client_for):
+    def build(role):
+        root = make_user("root", superuser=True)
+        save_catalog_model(namespace="/here", model_name="m",
+                           data_sources=[{"name": "here source", "type": "postgres"}])
+        save_catalog_model(namespace="/elsewhere", model_name="m")
+        user = None if role == "anonymous" else make_user(role, superuser=role == "superuser")
+        if role in {"editor_here", "owner"}:
+            save_grant(namespace="/here", user=user, role="owner" if role == "owner" else "editor")
+        elif role == "editor_elsewhere":
+            save_grant(namespace="/elsewhere", user=user)
+        elif role == "auditor":
+            user.groups.add(Group.objects.get_or_create(name=access.AUDITORS_GROUP)[0])
+        save_new_token(Token(user=user or root))
+        world = World(role=role, user=user, make_user=make_user, root=client_for(root))
+        world.own_token = Token.objects.filter(user=user or root).first().pk
+        world.client = client_for(user) if user else APIClient()
+        return world
+
+    return build
+
+
+@dataclass(frozen=True)
+class Resource:
+    path: str
+    create: object  # (world, name) -> the document a POST sends
+    make: object  # (world, name) -> id of a row in /here
+    readers: frozenset = SIGNED_IN
+    creators: frozenset = HERE_WRITERS
+    changers: frozenset = HERE_WRITERS
+    deleters: frozenset = HERE_WRITERS
+    make_deletable: object = None  # (world, name) -> id of a row nothing depends on
+
+
+def grant_in_here_sub(world, name):
+    return save_grant(namespace="/here/sub", user=world.make_user(name)).pk
+
+
+RESOURCES = [
+    Resource(
+        "/api/v1/namespaces/",
+        create=lambda w, name: {"path": f"/here/{name}"},
+        make=lambda w, name: ensure_namespace(f"/here/{name}").pk,
+    ),
+    Resource(
+        "/api/v1/models/",
+        create=lambda w, name: {"namespace": "/here", "model_name": name},
+        make=lambda w, name: save_catalog_model(namespace="/here", model_name=name).pk,
+    ),
+    Resource(
+        "/api/v1/data-sources/",
+        create=lambda w, name: {"name": name},
+        # Changing one needs a grant on every namespace it feeds: this one feeds /here.
+        make=lambda w, name: DataSource.objects.get(name="here source").pk,
+        creators=EDITORS,
+        # Nothing uses this one: any editor may remove it.
+        make_deletable=lambda w, name: save_data_source(name=name).pk,
+        deleters=EDITORS,
+    ),
+    Resource(
+        "/api/v1/grants/",
+        create=lambda w, name: {"namespace": "/here", "user": w.make_user(name).username,
+                                "role": "editor"},
+        make=grant_in_here_sub,
+        creators=OWNERS, changers=OWNERS, deleters=OWNERS,
+    ),
+    Resource(
+        "/api/v1/tokens/",
+        create=None,
+        make=lambda w, name: w.own_token,
+        readers=SIGNED_IN,
+    ),
+    # Built on other branches; active once routed.
+    Resource(
+        "/api/v1/versions/",
+        create=lambda w, name: example("model_version", namespace="/here", model_name="m"),
+        make=lambda w, name: w.version(),
+    ),
+    Resource(
+        "/api/v1/deployments/",
+        create=lambda w, name: example(
+            "deployment", namespace="/here", model_name="m", model_version=1,
+        ),
+        make=lambda w, name: w.via_api("/api/v1/deployments/", example(
+            "deployment", namespace="/here", model_name="m", model_version=1)),
+    ),
+    Resource(
+        "/api/v1/changes/",
+        create=None,
+        make=lambda w, name: ObjectChange.objects.order_by("pk").first().pk,
+        readers=AUDIT_READERS,
+    ),
+]
+
+
+@dataclass(frozen=True)
+class Case:
+    route: str
+    method: str
+    allowed: frozenset
+    success: int
+    target: object = None  # (world) -> id for the route's {pk}
+    data: object = None  # (world) -> document
+
+    def __str__(self):
+        return f"{self.method} {self.route}"
+
+
+def representation(world, url):
+    return world.root.get(url).json()
+
+
+def resource_cases(resource):
+    detail = resource.path + "{pk}/"
+
+    def ensure_version(make):
+        # Deployments need a version of /here/m to deploy.
+        def made(world, name):
+            if resource.path == "/api/v1/deployments/":
+                world.version()
+            return make(world, name)
+        return made
+
+    make = ensure_version(resource.make)
+    create = resource.create and ensure_version(
+        lambda w, name: resource.create(w, name))
+    deletable = ensure_version(resource.make_deletable or resource.make)
+    return [
+        Case(resource.path, "GET", resource.readers, 200),
+        Case(resource.path, "POST", resource.creators, 201,
+             data=create and (lambda w: create(w, "new"))),
+        Case(detail, "GET", resource.readers, 200, target=lambda w: make(w, "one")),
+        Case(detail, "PATCH", resource.changers, 200, target=lambda w: make(w, "one"),
+             data=lambda w: {}),
+        Case(detail, "PUT", resource.changers, 200, target=lambda w: make(w, "one"),
+             data=representation),
+        Case(detail, "DELETE", resource.deleters, 204, target=lambda w: deletable(w, "gone")),
+    ]
+
+
+EXTRA_CASES = [
+    # Checking a payload against the model's input schema only reads.
+    Case("/api/v1/models/{pk}/validate-input/", "POST", SIGNED_IN, 200,
+         target=lambda w: save_catalog_model(namespace="/here", model_name="v").pk,
+         data=lambda w: {}),
+    Case("/api/v1/tokens/{pk}/revoke/", "POST", SIGNED_IN, 200, target=lambda w: w.own_token),
+]
+
+ROUTED = api_endpoints()
+CASES = [
+    case for resource in RESOURCES for case in resource_cases(resource)
+    if (case.route, case.method) in ROUTED
+] + [case for case in EXTRA_CASES if (case.route, case.method) in ROUTED]
+
+
+def test_every_api_endpoint_is_in_the_matrix():
+    covered = {(case.route, case.method) for case in CASES} | set(EXEMPT)
+    missing = sorted(ROUTED - covered)
+    assert not missing, f"Add these endpoints to the permission matrix: {missing}"
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_api(world_for, case, role):
+    world = world_for(role)
+    url = case.route
+    if case.target is not None:
+        url = url.replace("{pk}", str(case.target(world)))
+    data = None
+    if case.data is representation:
+        data = representation(world, url)
+    elif case.data is not None:
+        data = case.data(world)
+
+    response = getattr(world.client, case.method.lower())(url, data, format="json")
+
+    if role in case.allowed:
+        expected = case.success
+    else:
+        expected = 401 if role == "anonymous" else 403
+    assert response.status_code == expected, response.content[:500]
+
+
+@dataclass(frozen=True)
+class AdminRow:
+    readers: frozenset  # see the changelist and change pages
+    adders: frozenset  # get the add page
+    changers: frozenset  # may change the row `obj` returns
+    obj: object  # (world) -> a row
+
+
+ADMIN = {
+    "catalog.namespace": AdminRow(SIGNED_IN, EDITORS, HERE_WRITERS,
+                                  lambda w: ensure_namespace("/here/sub")),
+    "catalog.catalogmodel": AdminRow(SIGNED_IN, EDITORS, HERE_WRITERS, lambda w: save_catalog_model(
+        namespace="/here", model_name="admin")),
+    "catalog.datasource": AdminRow(SIGNED_IN, EDITORS, HERE_WRITERS,
+                                   lambda w: DataSource.objects.get(name="here source")),
+    "mlportal.grant": AdminRow(SIGNED_IN, OWNERS, OWNERS,
+                               lambda w: save_grant(namespace="/here/sub",
+                                                    user=w.make_user("grantee"))),
+    "mlportal.token": AdminRow(SIGNED_IN, SIGNED_IN, SIGNED_IN,
+                               lambda w: Token.objects.get(pk=w.own_token)),
+    "mlportal.objectchange": AdminRow(AUDIT_READERS, NOBODY, NOBODY,
+                                      lambda w: ObjectChange.objects.first()),
+    "auth.user": AdminRow(SUPERUSER, SUPERUSER, SUPERUSER, lambda w: w.make_user("someone")),
+    "auth.group": AdminRow(SUPERUSER, SUPERUSER, SUPERUSER,
+                           lambda w: Group.objects.create(name="some team")),
+}
+REGISTERED = sorted(model._meta.label_lower for model in admin.site._registry)
+
+
+def test_every_admin_page_is_in_the_matrix():
+    missing = sorted(set(REGISTERED) - set(ADMIN))
+    assert not missing, f"Add these admin pages to the permission matrix: {missing}"
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("label", sorted(set(ADMIN) & set(REGISTERED)))
+def test_admin(world_for, label, role):
+    world = world_for(role)
+    row = ADMIN[label]
+    obj = row.obj(world)
+    client = Client()
+    if world.user is not None:
+        client.force_login(world.user)
+    base = "admin:" + label.replace(".", "_")
+
+    changelist = client.get(reverse(f"{base}_changelist"))
+    add = client.get(reverse(f"{base}_add"))
+    change = client.get(reverse(f"{base}_change", args=[obj.pk]))
+
+    if role == "anonymous":
+        assert {changelist.status_code, add.status_code, change.status_code} == {302}
+        assert changelist["Location"].startswith(reverse("admin:login"))
+        return
+    reads = role in row.readers
+    assert changelist.status_code == (200 if reads else 403)
+    assert add.status_code == (200 if role in row.adders else 403)
+    assert change.status_code == (200 if reads else 403)
+    if reads:
+        assert change.context["has_change_permission"] == (role in row.changers)

@@ -1,0 +1,190 @@
+"""No secret in clear anywhere: plant known secrets through the real paths, then search every
+API response (JSON, browsable HTML, CSV where offered), every admin page, every page, every
+audit record, the log and the database for them.
+
+Routes are found from the URL conf, so new endpoints and pages are searched as they appear;
+a route the test cannot fill in fails it until taught here.
+"""
+
+import json
+import logging
+import re
+
+import pytest
+from django.contrib import admin
+from django.db import connection
+from django.test import Client
+from django.urls import reverse
+
+from mlportal.models import ObjectChange
+from tests.routes import api_endpoints, pages
+
+pytestmark = pytest.mark.django_db
+
+PASSWORD = "planted-password-4f2a"
+NESTED_KEY = "planted-api-key-9c1e"
+MODEL_SECRET = "planted-secret-access-key-77d0"
+ENV_SECRET = "planted-env-secret-b3a8"
+SECRETS = [PASSWORD, NESTED_KEY, MODEL_SECRET, ENV_SECRET]
+
+ROUTED = api_endpoints()
+
+
+def deployments_are_routed():
+    return ("/api/v1/deployments/", "POST") in ROUTED
+
+
+@pytest.fixture
+def planted(api, admin_api, example, superuser, auditor, client_for):
+    """Secrets planted through the API as users would, and the token keys issued."""
+    created = admin_api.post("/api/v1/data-sources/", {
+        "name": "warehouse", "type": "postgres",
+        "connection": {"host": "db.internal", "password": PASSWORD,
+                       "options": {"api_key": NESTED_KEY}},
+    }, format="json")
+    assert created.status_code == 201
+    source = created.json()
+    # Clients send back what they read: the masked document keeps the secrets.
+    assert admin_api.put(f"/api/v1/data-sources/{source['id']}/",
+                         source | {"description": "described"},
+                         format="json").status_code == 200
+    document = example("catalog_model") | {"data_sources": [
+        {"name": "warehouse"},
+        {"name": "lake", "type": "s3", "connection": {"secret_access_key": MODEL_SECRET}},
+    ]}
+    assert admin_api.post("/api/v1/models/", document, format="json").status_code == 201
+    # Bad input carrying a secret: the error must not echo it.
+    refused = admin_api.patch(f"/api/v1/data-sources/{source['id']}/", {
+        "connection": {"password": PASSWORD + "-new"}, "owner": "not an email"}, format="json")
+    assert refused.status_code == 400
+    assert PASSWORD not in refused.content.decode()
+
+    if deployments_are_routed():
+        assert admin_api.post("/api/v1/versions/", example("model_version"),
+                              format="json").status_code == 201
+        deployment = example("deployment") | {"environment_variables": [
+            {"name": "LOG_LEVEL", "value": "info"},
+            {"name": "DB_PASSWORD", "value": ENV_SECRET, "secret": True},
+        ]}
+        response = admin_api.post("/api/v1/deployments/", deployment, format="json")
+        assert response.status_code == 201, response.content
+        assert ENV_SECRET not in response.content.decode()
+
+    keys = []
+    for username in ["root", "auditor"]:
+        response = api.post("/api/v1/auth/token/", {
+            "username": username, "password": f"{username}-password"}, format="json")
+        keys.append(response.json()["token"])
+    browser = Client()
+    browser.force_login(superuser)
+    keys.append(browser.post(reverse("admin:mlportal_token_add"), {
+        "user": auditor.pk, "description": "from the admin"}).context["key"])
+    return [*SECRETS, *keys]
+
+
+def assert_clean(text, secrets, where):
+    found = [secret for secret in secrets if secret in text]
+    assert not found, f"{where} shows {found}"
+
+
+def fill(route, ids_of):
+    """`route` with its {placeholder} filled from the list route before it, one URL per id."""
+    placeholders = re.findall(r"{\w+}", route)
+    if not placeholders:
+        return [route]
+    assert len(placeholders) == 1, f"Teach the leak test to fill {route}"
+    prefix = route[:route.index(placeholders[0])]
+    return [route.replace(placeholders[0], str(pk)) for pk in ids_of(prefix)]
+
+
+def search_api(client, secrets, who):
+    listed = {}
+
+    def ids_of(list_route):
+        assert (list_route, "GET") in ROUTED, f"Teach the leak test to fill {list_route}"
+        if list_route not in listed:
+            response = client.get(list_route, {"page_size": 1000})
+            listed[list_route] = [row["id"] for row in response.json().get("results", [])]
+        return listed[list_route]
+
+    visited = 0
+    for route, method in sorted(ROUTED):
+        if method != "GET":
+            continue
+        for url in fill(route, ids_of):
+            for accept in ["application/json", "text/html"]:
+                response = client.get(url, HTTP_ACCEPT=accept)
+                assert response.status_code == 200, (url, response.status_code)
+                assert_clean(response.content.decode(), secrets, f"{accept} {url} for {who}")
+                visited += 1
+            exported = client.get(url, {"format": "csv"})
+            if exported.status_code == 200:
+                assert_clean(exported.content.decode(), secrets, f"CSV {url} for {who}")
+    return visited
+
+
+def test_no_secret_in_any_api_response(planted, admin_api, client_for, auditor):
+    visited = search_api(admin_api, planted, "a superuser")
+    search_api(client_for(auditor), planted, "an auditor")
+    assert visited > 20
+
+
+def test_no_secret_in_any_admin_page(planted, admin_client):
+    urls = [reverse("admin:index")]
+    for model in admin.site._registry:
+        base = f"admin:{model._meta.app_label}_{model._meta.model_name}"
+        urls.append(reverse(f"{base}_changelist"))
+        for pk in model._default_manager.values_list("pk", flat=True):
+            urls += [reverse(f"{base}_{page}", args=[pk]) for page in
+                     ("change", "history", "delete")]
+
+    for url in urls:
+        response = admin_client.get(url)
+        # The audit trail has no delete page: nobody deletes from it.
+        assert response.status_code == 200 or (
+            url.endswith("/delete/") and response.status_code == 403), url
+        assert_clean(response.content.decode(), planted, url)
+    assert len(urls) > 20
+
+
+def test_no_secret_in_any_page(planted, client, superuser, auditor):
+    for user in [superuser, auditor]:
+        client.force_login(user)
+        for route in pages():
+            assert "{" not in route, f"Teach the leak test to fill {route}"
+            response = client.get(route, follow=True)
+            assert response.status_code == 200, route
+            assert_clean(response.content.decode(), planted, f"{route} for {user}")
+            exported = client.get(route, {"format": "csv"})
+            if exported.status_code == 200:
+                assert_clean(exported.content.decode(), planted, f"CSV {route}")
+
+
+def test_no_secret_in_the_audit_trail(planted):
+    changes = list(ObjectChange.objects.values())
+
+    assert {change["content_type_id"] for change in changes}  # something was recorded
+    assert_clean(json.dumps(changes, default=str), planted, "the audit trail")
+
+
+def test_no_secret_in_the_database_in_clear(planted):
+    dump = []
+    with connection.cursor() as cursor:
+        for table in connection.introspection.table_names():
+            cursor.execute(f"SELECT * FROM {connection.ops.quote_name(table)}")
+            dump.append(str(cursor.fetchall()))
+    assert_clean("\n".join(dump), planted, "the database")
+
+
+def test_no_secret_in_the_log(caplog, api, admin_api, example, superuser):
+    caplog.set_level(logging.DEBUG)
+    admin_api.post("/api/v1/data-sources/", {
+        "name": "warehouse", "connection": {"password": PASSWORD}}, format="json")
+    admin_api.post("/api/v1/data-sources/", {
+        "name": "warehouse", "connection": {"password": PASSWORD}}, format="json")  # 409
+    api.post("/api/v1/auth/token/", {"username": "root", "password": PASSWORD}, format="json")
+    admin_api.post("/api/v1/data-sources/", '{"connection": {"password": "' + PASSWORD,
+                   content_type="application/json")
+
+    assert caplog.records  # the failed requests were logged
+    assert_clean(caplog.text, SECRETS, "the log")

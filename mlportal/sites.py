@@ -10,7 +10,7 @@ from mlportal import throttling
 class PortalAdminSite(admin.AdminSite):
     site_header = "mlportal"
     site_title = "mlportal"
-    index_title = "Catalog, registry and deployments"
+    index_title = "Models, versions and deployments"
     # Not Django's staff-only form: whether `is_staff` or not, an account reads everything
     # and writes where its grants allow (mlportal.access); is_staff plays no part.
     login_form = AuthenticationForm

@@ -2,7 +2,6 @@ from datetime import timedelta
 
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from drf_spectacular.plumbing import build_bearer_security_scheme_object
 from rest_framework import authentication, exceptions
 
 from mlportal.models import Token, hash_token_key
@@ -40,13 +39,14 @@ class TokenAuthentication(authentication.BaseAuthentication):
         return "Token"
 
 
-class TokenScheme(OpenApiAuthenticationExtension):
-    """The token scheme in the OpenAPI document (/api/schema/, /api/docs/)."""
-
+class TokenAuthenticationScheme(OpenApiAuthenticationExtension):
     target_class = TokenAuthentication
     name = "tokenAuth"
 
     def get_security_definition(self, auto_schema):
-        return build_bearer_security_scheme_object(
-            header_name="Authorization", token_prefix="Token"
-        )
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": 'An API token, sent as "Token <key>" (from POST /api/v1/auth/token/).',
+        }

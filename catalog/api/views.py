@@ -35,8 +35,9 @@ class CatalogModelViewSet(PortalViewSet):
     serializer_class = CatalogModelSerializer
     filterset_class = CatalogModelFilterSet
 
-    @extend_schema(request={"application/json": OpenApiTypes.OBJECT},
-                   responses=ValidateInputSerializer)
+    @extend_schema(
+        request={"application/json": OpenApiTypes.OBJECT}, responses=ValidateInputSerializer
+    )
     @action(detail=True, methods=["post"], url_path="validate-input", access_action="view")
     def validate_input(self, request, pk=None):
         """Check an inference request against the model's input schema, before calling it."""

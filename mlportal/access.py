@@ -240,23 +240,31 @@ def _follow(value, lookup):
     return value if isinstance(value, str) else None
 
 
-def target_namespace(model, data):
-    """The namespace path that a write's (validated) data names for a row of `model`, or None.
+def target_namespaces(model, data):
+    """The namespace paths that a write's (validated) data puts a row of `model` in.
 
-    Follows the model's `namespace_lookup` through the data ({"namespace": {"path": ...}} or
-    {"catalog_model": <CatalogModel>}), else a plain "namespace" path.
+    Follows the model's `namespace_lookup` through the data ({"namespace": {"path": ...}},
+    {"catalog_model": <CatalogModel>}), else a plain "namespace" path, else the rows the new
+    one hangs from (a deployment's <ModelVersion>). Empty when the data names none.
     """
     lookup = getattr(model, "namespace_lookup", None)
-    found = _follow(data, lookup) if lookup else None
-    return found or _follow(data, "namespace__path") or _follow(data, "namespace")
+    found = ((_follow(data, lookup) if lookup else None) or _follow(data, "namespace__path")
+             or _follow(data, "namespace"))
+    if found:
+        return {found}
+    return {
+        namespace_path(value) for value in data.values()
+        if isinstance(value, models.Model) and getattr(value, "namespace_lookup", None)
+    } - {None}
 
 
 def require_target(user, model, data):
-    """Refuse (PermissionDenied) a write whose data names a namespace outside the user's grants,
-    before anything is saved."""
-    path = target_namespace(model, data)
+    """Refuse (PermissionDenied) a write whose data puts a row in a namespace outside the
+    user's grants, before anything is saved."""
     role = required_role(model)
-    if path is not None and not can_write_namespace(user, path, role):
+    for path in sorted(target_namespaces(model, data)):
+        if can_write_namespace(user, path, role):
+            continue
         if is_auditor(user) and not user.is_superuser:
             raise PermissionDenied("Auditors read; they do not write.")
         raise PermissionDenied(

@@ -1,17 +1,20 @@
-"""Failed sign-ins throttled per client address, for the admin login and the token endpoint
-alike.
+"""Failed sign-ins throttled per client address, on every sign-in path alike.
 
 Django sends `user_login_failed` for every failed `authenticate(request, ...)`; each failure
 is counted in the cache. Once a client address has MLPORTAL_LOGIN_RATE failures in the
-window, both sign-in paths answer 429 until the oldest failure leaves the window.
-Successful sign-ins do not count, so many colleagues behind one proxy are not locked out.
+window, `ThrottledModelBackend` (AUTHENTICATION_BACKENDS) refuses its sign-ins on
+any path until the oldest failure leaves the window; the admin login and the token endpoint
+answer 429 with Retry-After. Successful sign-ins do not count, so many colleagues behind
+one proxy are not locked out.
 """
 
 import time
 
 from django.conf import settings
+from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.signals import user_login_failed
 from django.core.cache import cache
+from django.core.exceptions import PermissionDenied
 from rest_framework.throttling import BaseThrottle
 
 PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -57,6 +60,17 @@ def _record_failure(sender, credentials, request=None, **kwargs):
 
 def connect_signals():
     user_login_failed.connect(_record_failure, dispatch_uid="login_throttle_failures")
+
+
+class ThrottledModelBackend(ModelBackend):
+    """Django's username and password backend, refusing every sign-in from a throttled client
+    address, whichever view asks."""
+
+    def authenticate(self, request, **credentials):
+        if request is not None and retry_after(request) is not None:
+            # Stops authenticate() before the password is even checked.
+            raise PermissionDenied("Too many failed sign-ins from this address.")
+        return super().authenticate(request, **credentials)
 
 
 class LoginRateThrottle(BaseThrottle):

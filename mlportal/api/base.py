@@ -25,14 +25,27 @@ class ModelSerializer(serializers.ModelSerializer):
         models.DateTimeField: Timestamp,
     }
 
+    def save(self, **kwargs):
+        """Refuse (403) data that puts the row in a namespace outside the requesting user's
+        grants, before create() or update() does anything: the namespace a model's document
+        names, a version's catalog model, the version an artifact is uploaded to (from the
+        context), ... (mlportal.access.target_namespaces)."""
+        request = self.context.get("request")
+        if request is not None:
+            rows = {name: value for name, value in self.context.items()
+                    if isinstance(value, models.Model)}
+            access.require_target(request.user, self.Meta.model,
+                                  {**rows, **self.validated_data, **kwargs})
+        return super().save(**kwargs)
+
 
 class PortalViewSet(viewsets.ModelViewSet):
     """Base of every API resource: rows pass through the access rule; writes are atomic.
 
     Who may write what is checked three times, all by mlportal.access: the method on the
     resource (PortalPermission.has_permission), the row as it is (has_object_permission),
-    and the namespace the validated data names (`check_write_target`), before anything
-    is saved. The access guard on every save is the backstop.
+    and the namespace the validated data names (ModelSerializer.save), before anything is
+    saved. The access guard on every save is the backstop.
     """
 
     # An @action may name the access it needs, e.g. access_action="view" for a POST that reads.
@@ -41,33 +54,13 @@ class PortalViewSet(viewsets.ModelViewSet):
     def get_queryset(self):
         return access.restrict(super().get_queryset(), self.request.user, "view")
 
-    def check_write_target(self, serializer):
-        """403 for data that names a namespace outside the user's grants (e.g. a model's
-        "namespace", a version's catalog model). An @action that writes from a serializer
-        calls this between is_valid() and save()."""
-        model = getattr(getattr(serializer, "Meta", None), "model", None) or self.queryset.model
-        access.require_target(self.request.user, model, serializer.validated_data)
-
     @transaction.atomic
     def create(self, request, *args, **kwargs):
-        serializer = self.get_serializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        self.check_write_target(serializer)
-        self.perform_create(serializer)
-        headers = self.get_success_headers(serializer.data)
-        return Response(serializer.data, status=status.HTTP_201_CREATED, headers=headers)
+        return super().create(request, *args, **kwargs)
 
     @transaction.atomic
     def update(self, request, *args, **kwargs):
-        partial = kwargs.pop("partial", False)
-        instance = self.get_object()
-        serializer = self.get_serializer(instance, data=request.data, partial=partial)
-        serializer.is_valid(raise_exception=True)
-        self.check_write_target(serializer)
-        self.perform_update(serializer)
-        if getattr(instance, "_prefetched_objects_cache", None):
-            instance._prefetched_objects_cache = {}
-        return Response(serializer.data)
+        return super().update(request, *args, **kwargs)
 
     @transaction.atomic
     def destroy(self, request, *args, **kwargs):

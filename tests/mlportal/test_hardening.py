@@ -168,3 +168,15 @@ def test_error_reports_hide_secrets(settings):
     assert "boom" in report and "DATABASE_URL" in report
     found = [secret for secret in planted_secrets if secret in report]
     assert not found
+
+
+def test_any_sign_in_path_is_throttled(rf, reader):
+    from django.contrib.auth import authenticate
+
+    request = rf.post("/elsewhere/login/")
+    for _ in range(10):
+        assert authenticate(request, username="reader", password="guess") is None
+
+    assert authenticate(request, username="reader", password="reader-password") is None
+    assert authenticate(rf.post("/", REMOTE_ADDR="10.9.9.9"), username="reader",
+                        password="reader-password") == reader

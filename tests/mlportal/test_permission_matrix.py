@@ -314,3 +314,15 @@ def test_admin(world_for, label, role):
     assert change.status_code == (200 if reads else 403)
     if reads:
         assert change.context["has_change_permission"] == (role in row.changers)
+
+
+def test_every_admin_page_and_inline_follows_the_access_rule():
+    from mlportal.admin import PortalInline, PortalModelAdmin
+
+    portal_models = {label for label in REGISTERED if not label.startswith("auth.")}
+    for model, model_admin in admin.site._registry.items():
+        if model._meta.label_lower not in portal_models:
+            continue
+        assert isinstance(model_admin, PortalModelAdmin), model
+        for inline in model_admin.inlines:
+            assert issubclass(inline, PortalInline), f"{inline} of {model}"

@@ -89,6 +89,10 @@ class TokenAdmin(PortalModelAdmin):
     search_fields = ["prefix", "user__username", "description"]
     actions = ["revoke"]
 
+    def has_delete_permission(self, request, obj=None):
+        # Revoke instead: the token stays, so that its prefix still says whose it was.
+        return False
+
     @admin.display(boolean=True, description="read-only")
     def read_only(self, token):
         return token.read_only

@@ -214,19 +214,24 @@ def require(user, action, model_or_obj):
 
 
 def refusal(user, action, model_or_obj):
+    """Why `can` says no, for the 403."""
     model = model_or_obj._meta.model
     what = model._meta.verbose_name
     if getattr(model, "auditors_only", False):
-        return f"The {what}s are read by the {AUDITORS_GROUP} group only."
+        return f"The {model._meta.verbose_name_plural} are read by the {AUDITORS_GROUP} group only."
+    if getattr(model, "owner_field", None):
+        return f"This {what} is not yours."
     if is_auditor(user) and not user.is_superuser:
         return "Auditors read; they do not write."
-    where = ""
-    if not isinstance(model_or_obj, type):
-        path = namespace_path(model_or_obj)
-        where = f" in {path}" if path else ""
     role = required_role(model)
-    return (f"You may not {action} this {what}{where}: that needs the {role} role on its "
-            "namespace (a grant there or above).")
+    if getattr(model, "shared_namespaces_lookup", None):
+        return (f"You may not {action} this {what}: that needs the {role} role on every "
+                "namespace it serves, or a superuser.")
+    if not getattr(model, "namespace_lookup", None):
+        return f"Only superusers {action} {model._meta.verbose_name_plural}."
+    path = None if isinstance(model_or_obj, type) else namespace_path(model_or_obj)
+    return (f"You may not {action} this {what}{f' in {path}' if path else ''}: that needs "
+            f"the {role} role on its namespace (a grant there or above).")
 
 
 def _follow(value, lookup):

@@ -156,6 +156,7 @@ class TestDataSources:
                                    format="json")
 
         assert response.status_code == 403
+        assert "every namespace it serves" in response.json()["detail"]
         assert admin_api.patch(f"{DATA_SOURCES}{warehouse.pk}/", {"type": "s3"},
                                format="json").status_code == 200
 

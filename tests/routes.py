@@ -25,9 +25,12 @@ def normalise(route):
 
 def _methods(callback):
     actions = getattr(callback, "actions", None)
-    if actions is not None:  # a DRF viewset route
-        return sorted(method.upper() for method in actions if method not in IGNORED_METHODS)
     view_class = getattr(callback, "cls", None) or getattr(callback, "view_class", None)
+    if actions is not None:  # a DRF viewset route: what it maps and the viewset allows
+        return sorted(
+            method.upper() for method in actions
+            if method not in IGNORED_METHODS and method in view_class.http_method_names
+        )
     if view_class is None:
         return ["GET"]
     return sorted(

@@ -12,8 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from django.apps import apps
 from django.contrib import admin
 from django.contrib.auth.models import Group
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 from rest_framework.test import APIClient
@@ -69,6 +71,27 @@ class World:
     def version(self):
         return self.via_api("/api/v1/versions/", example(
             "model_version", namespace="/here", model_name="m"))
+
+    def alias_document(self, name):
+        self.version()
+        return {"namespace": "/here", "model_name": "m", "alias": name, "model_version": 1}
+
+    def uploaded_artifact(self):
+        version = self.version()
+        response = self.root.post(f"/api/v1/versions/{version}/artifacts/", {
+            "name": "weights", "file": SimpleUploadedFile("weights.bin", b"0101")},
+            format="multipart")
+        assert response.status_code == 201, response.content
+        return {"version_pk": version, "name": "weights"}
+
+
+@pytest.fixture(autouse=True)
+def local_artifacts(settings, tmp_path):
+    """Uploaded artifacts in a directory of the test's own."""
+    settings.STORAGES = {**settings.STORAGES, "artifacts": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": tmp_path / "artifacts", "base_url": None},
+    }}
 
 
 @pytest.fixture
@@ -151,6 +174,11 @@ RESOURCES = [
         make=lambda w, name: w.version(),
     ),
     Resource(
+        "/api/v1/aliases/",
+        create=lambda w, name: w.alias_document(name),
+        make=lambda w, name: w.via_api("/api/v1/aliases/", w.alias_document(name)),
+    ),
+    Resource(
         "/api/v1/deployments/",
         create=lambda w, name: example(
             "deployment", namespace="/here", model_name="m", model_version=1,
@@ -173,7 +201,7 @@ class Case:
     method: str
     allowed: frozenset
     success: int
-    target: object = None  # (world) -> id for the route's {pk}
+    target: object = None  # (world) -> id for the route's {pk}, or {placeholder: value}
     data: object = None  # (world) -> document
 
     def __str__(self):
@@ -218,6 +246,17 @@ EXTRA_CASES = [
          target=lambda w: save_catalog_model(namespace="/here", model_name="v").pk,
          data=lambda w: {}),
     Case("/api/v1/tokens/{pk}/revoke/", "POST", SIGNED_IN, 200, target=lambda w: w.own_token),
+    Case("/api/v1/versions/{pk}/deprecate/", "POST", HERE_WRITERS, 200,
+         target=lambda w: w.version()),
+    Case("/api/v1/versions/{version_pk}/artifacts/", "GET", SIGNED_IN, 200,
+         target=lambda w: {"version_pk": w.version()}),
+    Case("/api/v1/versions/{version_pk}/artifacts/", "POST", HERE_WRITERS, 201,
+         target=lambda w: {"version_pk": w.version()},
+         data=lambda w: {"name": "linked", "uri": "s3://bucket/here/m/linked.bin"}),
+    Case("/api/v1/versions/{version_pk}/artifacts/{name}/", "GET", SIGNED_IN, 200,
+         target=lambda w: w.uploaded_artifact()),
+    Case("/api/v1/versions/{version_pk}/artifacts/{name}/download/", "GET", SIGNED_IN, 200,
+         target=lambda w: w.uploaded_artifact()),
 ]
 
 ROUTED = api_endpoints()
@@ -239,7 +278,9 @@ def test_api(world_for, case, role):
     world = world_for(role)
     url = case.route
     if case.target is not None:
-        url = url.replace("{pk}", str(case.target(world)))
+        target = case.target(world)
+        for name, value in (target if isinstance(target, dict) else {"pk": target}).items():
+            url = url.replace(f"{{{name}}}", str(value))
     data = None
     if case.data is representation:
         data = representation(world, url)
@@ -277,10 +318,23 @@ ADMIN = {
                                lambda w: Token.objects.get(pk=w.own_token)),
     "mlportal.objectchange": AdminRow(AUDIT_READERS, NOBODY, NOBODY,
                                       lambda w: ObjectChange.objects.first()),
+    # Built on other branches; checked once registered.
+    "registry.modelversion": AdminRow(SIGNED_IN, EDITORS, HERE_WRITERS, lambda w: row(
+        "registry.ModelVersion", pk=w.version())),
+    # Nothing registered is changed: artifacts are uploaded from their version's page,
+    # aliases set there.
+    "registry.artifact": AdminRow(SIGNED_IN, NOBODY, NOBODY, lambda w: row(
+        "registry.Artifact", name="weights", version_id=w.uploaded_artifact()["version_pk"])),
+    "registry.alias": AdminRow(SIGNED_IN, NOBODY, NOBODY, lambda w: row(
+        "registry.Alias", pk=w.via_api("/api/v1/aliases/", w.alias_document("champion")))),
     "auth.user": AdminRow(SUPERUSER, SUPERUSER, SUPERUSER, lambda w: w.make_user("someone")),
     "auth.group": AdminRow(SUPERUSER, SUPERUSER, SUPERUSER,
                            lambda w: Group.objects.create(name="some team")),
 }
+def row(label, **lookup):
+    return apps.get_model(label)._default_manager.get(**lookup)
+
+
 REGISTERED = sorted(model._meta.label_lower for model in admin.site._registry)
 
 

@@ -20,7 +20,7 @@ from django.test import Client
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from catalog.models import DataSource
+from catalog.models import CatalogModel, DataSource
 from catalog.services import ensure_namespace, save_catalog_model, save_data_source
 from mlportal import access
 from mlportal.models import ObjectChange, Token
@@ -69,8 +69,27 @@ class World:
         return response.json()["id"]
 
     def version(self):
-        return self.via_api("/api/v1/versions/", example(
-            "model_version", namespace="/here", model_name="m"))
+        """A new version of /here/m (through the registry's API once it is routed)."""
+        if ("/api/v1/versions/", "POST") in ROUTED:
+            return self.via_api("/api/v1/versions/", example(
+                "model_version", namespace="/here", model_name="m"))
+        model = CatalogModel.objects.get(namespace__path="/here", model_name="m")
+        return apps.get_model("registry.ModelVersion").objects.create(
+            catalog_model=model, model_version=model.versions.count() + 1).pk
+
+    def deployment_document(self, **fields):
+        """The example deployment, of version 1 of /here/m."""
+        if not apps.get_model("registry.ModelVersion").objects.filter(
+                catalog_model__namespace__path="/here", model_version=1).exists():
+            self.version()
+        return example("deployment", namespace="/here", model_name="m", model_version=1,
+                       **fields)
+
+    def deployment(self, **fields):
+        return self.via_api("/api/v1/deployments/", self.deployment_document(**fields))
+
+    def canary(self):
+        return self.deployment(rolling_strategy="canary", traffic_percent=10)
 
     def alias_document(self, name):
         self.version()
@@ -180,11 +199,8 @@ RESOURCES = [
     ),
     Resource(
         "/api/v1/deployments/",
-        create=lambda w, name: example(
-            "deployment", namespace="/here", model_name="m", model_version=1,
-        ),
-        make=lambda w, name: w.via_api("/api/v1/deployments/", example(
-            "deployment", namespace="/here", model_name="m", model_version=1)),
+        create=lambda w, name: w.deployment_document(),
+        make=lambda w, name: w.deployment(),
     ),
     Resource(
         "/api/v1/changes/",
@@ -215,18 +231,8 @@ def representation(world, url):
 def resource_cases(resource):
     detail = resource.path + "{pk}/"
 
-    def ensure_version(make):
-        # Deployments need a version of /here/m to deploy.
-        def made(world, name):
-            if resource.path == "/api/v1/deployments/":
-                world.version()
-            return make(world, name)
-        return made
-
-    make = ensure_version(resource.make)
-    create = resource.create and ensure_version(
-        lambda w, name: resource.create(w, name))
-    deletable = ensure_version(resource.make_deletable or resource.make)
+    make, create = resource.make, resource.create
+    deletable = resource.make_deletable or resource.make
     return [
         Case(resource.path, "GET", resource.readers, 200),
         Case(resource.path, "POST", resource.creators, 201,
@@ -246,6 +252,11 @@ EXTRA_CASES = [
          target=lambda w: save_catalog_model(namespace="/here", model_name="v").pk,
          data=lambda w: {}),
     Case("/api/v1/tokens/{pk}/revoke/", "POST", SIGNED_IN, 200, target=lambda w: w.own_token),
+    Case("/api/v1/deployments/{pk}/promote/", "POST", HERE_WRITERS, 200,
+         target=lambda w: w.canary()),
+    # A canary rolled back stops; what it ran beside serves on.
+    Case("/api/v1/deployments/{pk}/rollback/", "POST", HERE_WRITERS, 200,
+         target=lambda w: w.canary()),
     Case("/api/v1/versions/{pk}/deprecate/", "POST", HERE_WRITERS, 200,
          target=lambda w: w.version()),
     Case("/api/v1/versions/{version_pk}/artifacts/", "GET", SIGNED_IN, 200,
@@ -327,6 +338,8 @@ ADMIN = {
         "registry.Artifact", name="weights", version_id=w.uploaded_artifact()["version_pk"])),
     "registry.alias": AdminRow(SIGNED_IN, NOBODY, NOBODY, lambda w: row(
         "registry.Alias", pk=w.via_api("/api/v1/aliases/", w.alias_document("champion")))),
+    "deployments.deployment": AdminRow(SIGNED_IN, EDITORS, HERE_WRITERS, lambda w: row(
+        "deployments.Deployment", pk=w.deployment())),
     "auth.user": AdminRow(SUPERUSER, SUPERUSER, SUPERUSER, lambda w: w.make_user("someone")),
     "auth.group": AdminRow(SUPERUSER, SUPERUSER, SUPERUSER,
                            lambda w: Group.objects.create(name="some team")),

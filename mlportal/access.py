@@ -218,7 +218,7 @@ def refusal(user, action, model_or_obj):
     model = model_or_obj._meta.model
     what = model._meta.verbose_name
     if getattr(model, "auditors_only", False):
-        return f"The {model._meta.verbose_name_plural} are read by the {AUDITORS_GROUP} group only."
+        return "The audit trail is for auditors."
     if getattr(model, "owner_field", None):
         return f"This {what} is not yours."
     if is_auditor(user) and not user.is_superuser:

@@ -106,9 +106,10 @@ class InferenceSerializer(serializers.Serializer):
 class GitSourceSerializer(serializers.Serializer):
     """Where a model's card is kept in Git (read-only; null for a model never in Git)."""
 
-    repository = serializers.CharField()
-    path = serializers.CharField()
-    commit = serializers.CharField(help_text="The commit whose version of the card was applied.")
+    repository = serializers.CharField(source="git_repository")
+    path = serializers.CharField(source="git_path")
+    commit = serializers.CharField(
+        source="git_commit", help_text="The commit whose version of the card was applied.")
     in_git = serializers.BooleanField(help_text="False once the card is removed from Git.")
     managed_fields = serializers.ListField(
         child=serializers.CharField(), source="git_managed_fields",

@@ -96,7 +96,7 @@ def save_catalog_model(*, instance=None, namespace=None, data_sources=None, infe
     `git_origin` (git_* fields, in_git, model_card) comes with a write from a card in Git
     (catalog.sync) only; any other write may not change what a card in Git sets.
     """
-    if instance is not None and git_origin is None:
+    if instance is not None and instance.in_git and git_origin is None:
         instance.refuse_changes_managed_in_git(instance.document_changes(
             namespace=namespace, data_sources=data_sources, inference=inference, **fields))
     model = instance or CatalogModel()

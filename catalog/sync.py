@@ -10,7 +10,7 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from catalog import git
@@ -19,6 +19,11 @@ from catalog.cards import DOCUMENT_SUFFIXES, MAX_CARD_BYTES, CardError, error_te
 from catalog.models import CatalogModel
 from catalog.services import resolve_data_sources, save_catalog_model
 from mlportal import audit
+
+
+# How a change of a model's Git origin is reported (as the API document names it).
+ORIGIN_NAMES = {"git_repository": "source", "git_path": "source", "in_git": "in_git",
+                "git_managed_fields": "managed_fields", "model_card": "model_card"}
 
 
 @dataclass
@@ -90,6 +95,9 @@ def sync_catalog(*, repository, ref="HEAD", subdirectory="", dry_run=False, user
                     outcome, model, fields = _apply(card, tree, prefix)
             except (CardError, ValidationError) as exc:
                 report.failed.append({"path": card.path, "reason": _reason(exc)})
+            except IntegrityError:
+                report.failed.append({"path": card.path, "reason": (
+                    "Conflicts with a change made at the same time; sync again.")})
             else:
                 claimed.add(model.pk)
                 entry = {"model": str(model), "path": card.path}
@@ -167,9 +175,10 @@ def _apply(card, tree, prefix):
         return "created", serializer.save(git_origin={**origin, "git_commit": tree.commit}), []
 
     arguments = serializer.service_arguments(serializer.validated_data)
-    changed = existing.document_changes(**arguments) + [
-        name for name, value in origin.items() if getattr(existing, name) != value
-    ]
+    changed = existing.document_changes(**arguments)
+    for name, value in origin.items():
+        if getattr(existing, name) != value and ORIGIN_NAMES[name] not in changed:
+            changed.append(ORIGIN_NAMES[name])
     if not changed:
         if arguments.get("data_sources") is not None:
             # Reports a card contradicting a stored data source even when nothing changes.

@@ -1,6 +1,7 @@
 import json
 
 from django.db.models import Prefetch
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from jsonschema import validators as jsonschema_validators
 from rest_framework import exceptions, serializers, status
@@ -87,7 +88,7 @@ class CatalogSourceViewSet(PortalViewSet):
         return Response(self.get_serializer(source).data)
 
     @extend_schema(
-        request=serializers.JSONField(), responses=serializers.JSONField(),
+        request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT,
         parameters=[OpenApiParameter(
             "X-Hub-Signature-256", location=OpenApiParameter.HEADER, required=True,
             description="sha256=<hex HMAC-SHA256 of the raw body with the webhook secret>")],

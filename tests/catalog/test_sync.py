@@ -223,6 +223,8 @@ def test_a_card_moved_to_another_file_keeps_its_model(cards, run_sync):
 
     assert status == 0
     assert "0 created, 1 updated, 2 unchanged, 0 failed, 0 no longer in Git" in out
+    assert ("updated: /abc_corp/underwriting/risk_pricing (cards/underwriting/risk_pricing.yml)"
+            ": source") in out
     pricing = model("risk_pricing")
     assert pricing.pk == pricing_id
     assert pricing.git_path == "cards/underwriting/risk_pricing.yml"
@@ -248,7 +250,7 @@ def test_a_field_dropped_from_the_card_keeps_its_value_and_becomes_editable(card
 
     _, out, _ = run_sync(cards.path)
 
-    assert "risk_pricing.yaml): git_managed_fields" in out
+    assert "risk_pricing.yaml): managed_fields" in out
     pricing = model("risk_pricing")
     assert pricing.owner == "carol@example.com"
     assert not pricing.managed_in_git("owner")
@@ -317,6 +319,8 @@ def test_a_model_made_in_the_portal_is_adopted_by_its_card(cards, run_sync):
 
     _, out, _ = run_sync(cards.path)
 
+    assert ("updated: /abc_corp/underwriting/risk_pricing (cards/risk_pricing.yaml): source, "
+            "in_git, managed_fields") in out
     assert "2 created, 1 updated" in out
     pricing = model("risk_pricing")
     assert pricing.in_git and pricing.url == "https://git.example.com/pricing"
@@ -427,3 +431,25 @@ def test_the_sync_service_reports_what_it_did(cards):
     assert report.commit == cards.git("rev-parse", "HEAD")
     assert report.counts() == {"created": 3, "updated": 0, "unchanged": 0, "removed": 0,
                                "failed": 0}
+
+
+def test_a_card_colliding_with_a_concurrent_sync_fails_alone(cards, monkeypatch):
+    from django.db import IntegrityError
+
+    from catalog.api.serializers import CatalogModelSerializer
+
+    save = CatalogModelSerializer.save
+
+    def save_racing_on_pricing(serializer, **kwargs):
+        if serializer.initial_data["model_name"] == "risk_pricing":
+            raise IntegrityError("duplicate key value violates unique constraint")
+        return save(serializer, **kwargs)
+
+    monkeypatch.setattr(CatalogModelSerializer, "save", save_racing_on_pricing)
+
+    report = sync_catalog(repository=str(cards.path))
+
+    assert report.failed == [{"path": "cards/risk_pricing.yaml",
+                              "reason": "Conflicts with a change made at the same time; "
+                                        "sync again."}]
+    assert len(report.created) == 2

@@ -18,6 +18,7 @@ DOCUMENT_FIELDS = (
 INFERENCE_DIRECTIONS = ("input", "output")
 INFERENCE_PARTS = ("description", "schema")
 MAX_CARD_BYTES = 1_000_000
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's, when built with it
 FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)^(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)(.*)\Z",
                           re.DOTALL | re.MULTILINE)
 
@@ -76,7 +77,7 @@ def parse_card(path, data):
             raise CardError(f"Not valid JSON: {exc}.") from exc
     else:
         try:
-            document = yaml.safe_load(text)
+            document = yaml.load(text, Loader=SAFE_LOADER)
         except yaml.YAMLError as exc:
             raise CardError(f"Not valid YAML: {_one_line(exc)}.") from exc
     if not isinstance(document, dict):

@@ -49,17 +49,19 @@ def _contradictions(stored, document):
     return differing
 
 
-def resolve_data_sources(documents):
+def resolve_data_sources(documents, *, stored=None):
     """Data sources for a model's `data_sources` list: linked by name, created when new.
 
     A document that contradicts the stored data source of that name is refused:
     data sources are shared, so a model's document must not silently change one.
+    `stored` (by name) saves reading them when the caller has them all at hand.
     """
     names = [document["name"] for document in documents]
     duplicates = sorted({name for name in names if names.count(name) > 1})
     if duplicates:
         raise ValidationError({"data_sources": f"Listed twice: {', '.join(duplicates)}."})
-    stored = DataSource.objects.in_bulk(names, field_name="name")
+    if stored is None:
+        stored = DataSource.objects.in_bulk(names, field_name="name")
     sources, errors = [], []
     for document in documents:
         source = stored.get(document["name"])

@@ -20,7 +20,6 @@ from catalog.models import CatalogModel
 from catalog.services import resolve_data_sources, save_catalog_model
 from mlportal import audit
 
-
 # How a change of a model's Git origin is reported (as the API document names it).
 ORIGIN_NAMES = {"git_repository": "source", "git_path": "source", "in_git": "in_git",
                 "git_managed_fields": "managed_fields", "model_card": "model_card"}
@@ -84,6 +83,7 @@ def sync_catalog(*, repository, ref="HEAD", subdirectory="", dry_run=False, user
         if card is not None:
             cards.append(card)
     cards = _one_card_per_model(cards, tree.repository, report)
+    named = _models_named_by(cards)
 
     principal = f"git:{tree.repository}@{tree.commit}"
     with transaction.atomic(), audit.change_context(user=user, principal=principal,
@@ -91,8 +91,7 @@ def sync_catalog(*, repository, ref="HEAD", subdirectory="", dry_run=False, user
         claimed = set()
         for done, card in enumerate(cards, start=1):
             try:
-                with transaction.atomic():
-                    outcome, model, fields = _apply(card, tree, prefix)
+                outcome, model, fields = _apply(card, named.get(card.model_key), tree, prefix)
             except (CardError, ValidationError) as exc:
                 report.failed.append({"path": card.path, "reason": _reason(exc)})
             except IntegrityError:
@@ -144,14 +143,19 @@ def _one_card_per_model(cards, repository, report):
     return sorted(keep, key=lambda card: card.path)
 
 
-def _apply(card, tree, prefix):
-    """Create, update or leave the model `card` describes: ("created" | "updated" |
-    "unchanged", model, names of the changed fields)."""
-    existing = None
-    if card.model_key is not None:
-        namespace, model_name = card.model_key
-        existing = CatalogModel.objects.select_related("namespace").prefetch_related(
-            "data_sources").filter(namespace__path=namespace, model_name=model_name).first()
+def _models_named_by(cards):
+    """The stored models the cards name, by (namespace, model_name), read at once."""
+    keys = {card.model_key for card in cards} - {None}
+    models = CatalogModel.objects.filter(
+        namespace__path__in={namespace for namespace, _ in keys}
+    ).select_related("namespace").prefetch_related("data_sources")
+    return {key: model for model in models
+            if (key := (model.namespace.path, model.model_name)) in keys}
+
+
+def _apply(card, existing, tree, prefix):
+    """Create, update or leave the model `card` describes (`existing`, if stored):
+    ("created" | "updated" | "unchanged", model, names of the changed fields)."""
     if existing is not None and existing.in_git and (
             (existing.git_repository, existing.git_path) != (tree.repository, card.path)):
         moved_within_this_source = (existing.git_repository == tree.repository
@@ -172,7 +176,9 @@ def _apply(card, tree, prefix):
         "model_card": card.body,
     }
     if existing is None:
-        return "created", serializer.save(git_origin={**origin, "git_commit": tree.commit}), []
+        with transaction.atomic():
+            model = serializer.save(git_origin={**origin, "git_commit": tree.commit})
+        return "created", model, []
 
     arguments = serializer.service_arguments(serializer.validated_data)
     changed = existing.document_changes(**arguments)
@@ -182,9 +188,11 @@ def _apply(card, tree, prefix):
     if not changed:
         if arguments.get("data_sources") is not None:
             # Reports a card contradicting a stored data source even when nothing changes.
-            resolve_data_sources(arguments["data_sources"])
+            resolve_data_sources(arguments["data_sources"], stored={
+                source.name: source for source in existing.data_sources.all()})
         return "unchanged", existing, []
-    model = serializer.save(git_origin={**origin, "git_commit": tree.commit})
+    with transaction.atomic():
+        model = serializer.save(git_origin={**origin, "git_commit": tree.commit})
     return "updated", model, changed
 
 

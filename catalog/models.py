@@ -172,7 +172,6 @@ class CatalogModel(models.Model):
             },
         }
 
-
     @property
     def git_source(self):
         """Where the card is in Git: {repository, path, commit, in_git}; None if never from Git."""
@@ -309,4 +308,4 @@ class ModelDataSource(models.Model):
         verbose_name = "data source of a model"
 
     def __str__(self):
-        return f"{self.catalog_model} ← {self.data_source}"
+        return f"{self.catalog_model} uses {self.data_source}"

@@ -6,57 +6,18 @@ bare repository that is removed afterwards.
 """
 
 import os
-import re
 import subprocess
 import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
-from django.core.exceptions import ValidationError
+from catalog.validators import validate_ref, validate_repository, validate_subdirectory
 
 GIT_TIMEOUT_SECONDS = 300
-URL_SCHEMES = {"https", "http", "ssh", "git", "file"}
-SCP_LIKE = re.compile(r"^[A-Za-z0-9_.-]+@[A-Za-z0-9.-]+:[^/].*$")
-REF = re.compile(r"^(?!.*\.\.)[A-Za-z0-9_][A-Za-z0-9_./-]*\Z")
-SUBDIRECTORY = re.compile(r"^(?!.*(^|/)\.\.?(/|$))[^/\\][^\\]*\Z")
 
 
 class GitError(Exception):
     """git could not read the repository or the ref; the message says why."""
-
-
-def validate_repository(value):
-    """A URL git can fetch (https, ssh, git, file, or user@host:path) or an absolute path,
-    without credentials: the repository is shown in the admin, the API and the audit trail."""
-    if value.startswith("/"):
-        return
-    if SCP_LIKE.match(value):
-        return
-    parts = urlsplit(value)
-    if parts.scheme not in URL_SCHEMES or not (parts.netloc or parts.scheme == "file"):
-        raise ValidationError(
-            "Give an https://, ssh://, git:// or file:// URL, user@host:path, or an absolute "
-            "path on the server.", code="invalid_repository")
-    if parts.password is not None:
-        raise ValidationError(
-            "Put no credentials in the repository URL (it is shown in the portal); give the "
-            "server access with an SSH key or a git credential helper.",
-            code="credentials_in_url")
-
-
-def validate_ref(value):
-    if not REF.match(value):
-        raise ValidationError(
-            "A ref is a branch, tag or commit id such as main, v1.2 or refs/heads/main "
-            "(letters, digits, '_', '.', '/', '-'; no '..').", code="invalid_ref")
-
-
-def validate_subdirectory(value):
-    if value and not SUBDIRECTORY.match(value.rstrip("/")):
-        raise ValidationError(
-            "A subdirectory is a path inside the repository such as cards or models/claims "
-            "(no leading '/', no '..').", code="invalid_subdirectory")
 
 
 @dataclass(frozen=True)
@@ -123,6 +84,8 @@ def read_tree(repository, *, ref="HEAD", subdirectory="", suffixes=(), max_bytes
     Hidden files and folders (a path part starting with '.') and symbolic links are
     left out. Files larger than `max_bytes` are listed without their data.
     """
+    if not os.path.isdir(repository):
+        validate_repository(repository)
     validate_ref(ref)
     validate_subdirectory(subdirectory)
     prefix = subdirectory.strip("/") + "/" if subdirectory.strip("/") else ""

@@ -7,12 +7,14 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.safestring import mark_safe
 
-from catalog.git import validate_ref, validate_repository, validate_subdirectory
 from catalog.validators import (
     validate_http_url,
     validate_json_schema,
     validate_model_name,
     validate_namespace_path,
+    validate_ref,
+    validate_repository,
+    validate_subdirectory,
 )
 from mlportal.fields import EncryptedJSONField, EncryptedTextField
 from mlportal.secrets import mask

@@ -97,6 +97,9 @@ class TestCrud:
     @pytest.mark.parametrize(("field", "value", "message"), [
         ("repository", "not a repository", "Give an https://, ssh://"),
         ("repository", "https://bot:ghp_token@github.com/org/cards.git", "no credentials"),
+        ("repository", "https://ghp_token@github.com/org/cards.git", "no credentials"),
+        ("repository", "ext::sh -c touch% /tmp/pwned", "Give an https://"),
+        ("repository", "--upload-pack=touch /tmp/pwned", "Give an https://"),
         ("repository", "ftp://example.com/cards.git", "Give an https://"),
         ("ref", "--upload-pack=evil", "A ref is a branch, tag or commit id"),
         ("ref", "main..other", "A ref is a branch"),

@@ -392,6 +392,13 @@ def test_a_bad_ref_or_path_is_an_error_without_changes(cards, run_sync, args, me
     assert not CatalogModel.objects.exists()
 
 
+def test_a_repository_that_is_neither_a_folder_nor_a_url_is_refused(run_sync):
+    status, _, err = run_sync("ext::sh -c touch% /tmp/pwned")
+
+    assert status == 1
+    assert "Give an https://, ssh://, git:// or file:// URL" in err
+
+
 def test_a_folder_that_is_not_a_repository_is_an_error(tmp_path, run_sync):
     status, _, err = run_sync(tmp_path)
 

@@ -164,19 +164,19 @@ def can(user, action, model_or_obj, *, role=None):
                 or getattr(obj, f"{owner_field}_id") == user.pk)
     if action in READ_ACTIONS or user.is_superuser:
         return True
-    if is_auditor(user):
+    namespaced = getattr(model, "namespace_lookup", None)
+    shared = getattr(model, "shared_namespaces_lookup", None)
+    if is_auditor(user) or not (namespaced or shared):
         return False
     paths = granted_paths(user, role or required_role(model))
     if not paths:
         return False
     if obj is None:
         return True
-    if getattr(model, "namespace_lookup", None):
+    if namespaced:
         path = namespace_path(obj)
         return path is not None and within(path, paths)
-    if getattr(model, "shared_namespaces_lookup", None):
-        return all(within(path, paths) for path in shared_namespace_paths(obj))
-    return False
+    return all(within(path, paths) for path in shared_namespace_paths(obj))
 
 
 def restrict(queryset, user, action="view", *, role=None):

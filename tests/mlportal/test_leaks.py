@@ -27,7 +27,8 @@ PASSWORD = "planted-password-4f2a"
 NESTED_KEY = "planted-api-key-9c1e"
 MODEL_SECRET = "planted-secret-access-key-77d0"
 ENV_SECRET = "planted-env-secret-b3a8"
-SECRETS = [PASSWORD, NESTED_KEY, MODEL_SECRET, ENV_SECRET]
+WEBHOOK_SECRET = "planted-webhook-secret-5e61"
+SECRETS = [PASSWORD, NESTED_KEY, MODEL_SECRET, ENV_SECRET, WEBHOOK_SECRET]
 
 ROUTED = api_endpoints()
 
@@ -60,6 +61,12 @@ def planted(api, admin_api, example, superuser, auditor, client_for):
         "connection": {"password": PASSWORD + "-new"}, "owner": "not an email"}, format="json")
     assert refused.status_code == 400
     assert PASSWORD not in refused.content.decode()
+
+    if ("/api/v1/catalog-sources/", "POST") in ROUTED:
+        response = admin_api.post("/api/v1/catalog-sources/", {
+            "repository": "https://git.example.com/cards.git", "webhook_secret": WEBHOOK_SECRET,
+        }, format="json")
+        assert response.status_code == 201, response.content
 
     if deployments_are_routed():
         if ("/api/v1/versions/", "POST") in ROUTED:

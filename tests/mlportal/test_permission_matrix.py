@@ -20,11 +20,12 @@ from django.test import Client
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from catalog.models import CatalogModel, DataSource
+from catalog.models import CatalogModel, CatalogSource, DataSource
 from catalog.services import ensure_namespace, save_catalog_model, save_data_source
 from mlportal import access
 from mlportal.models import ObjectChange, Token
 from mlportal.services import save_grant, save_new_token
+from tests.catalog.conftest import GitRepo
 from tests.routes import api_endpoints
 
 pytestmark = pytest.mark.django_db
@@ -44,6 +45,8 @@ NOBODY = frozenset()
 # Endpoints whose rule is not a role: tested on their own.
 EXEMPT = {
     ("/api/v1/auth/token/", "POST"): "sign-in with a password (tests/mlportal/test_tokens.py)",
+    ("/api/v1/catalog-sources/{pk}/webhook/", "POST"):
+        "signed with the source's webhook secret (tests/catalog/test_catalog_sources.py)",
 }
 
 
@@ -59,8 +62,16 @@ class World:
     user: object
     make_user: object
     root: APIClient = field(repr=False)
+    folder: Path = None
     client: APIClient = field(default=None, repr=False)
     own_token: int = 0
+
+    def catalog_source(self, name):
+        """A catalog source reading a real, empty git repository."""
+        (self.folder / name).mkdir()
+        repository = GitRepo(self.folder / name)
+        repository.commit("Empty")
+        return CatalogSource.objects.create(repository=repository.url, ref="main").pk
 
     def via_api(self, path, document):
         """Create through the API as a superuser (for resources built by other apps)."""
@@ -114,7 +125,7 @@ def local_artifacts(settings, tmp_path):
 
 
 @pytest.fixture
-def world_for(make_user, client_for):
+def world_for(make_user, client_for, tmp_path):
     def build(role):
         root = make_user("root", superuser=True)
         save_catalog_model(namespace="/here", model_name="m",
@@ -128,7 +139,8 @@ def world_for(make_user, client_for):
         elif role == "auditor":
             user.groups.add(Group.objects.get_or_create(name=access.AUDITORS_GROUP)[0])
         save_new_token(Token(user=user or root))
-        world = World(role=role, user=user, make_user=make_user, root=client_for(root))
+        world = World(role=role, user=user, make_user=make_user, root=client_for(root),
+                      folder=tmp_path)
         world.own_token = Token.objects.filter(user=user or root).first().pk
         world.client = client_for(user) if user else APIClient()
         return world
@@ -179,6 +191,13 @@ RESOURCES = [
                                 "role": "editor"},
         make=grant_in_here_sub,
         creators=OWNERS, changers=OWNERS, deleters=OWNERS,
+    ),
+    # Catalog sources sync models into any namespace: superusers manage them.
+    Resource(
+        "/api/v1/catalog-sources/",
+        create=lambda w, name: {"repository": "https://git.example.com/cards.git"},
+        make=lambda w, name: w.catalog_source(name),
+        creators=SUPERUSER, changers=SUPERUSER, deleters=SUPERUSER,
     ),
     Resource(
         "/api/v1/tokens/",
@@ -252,6 +271,8 @@ EXTRA_CASES = [
          target=lambda w: save_catalog_model(namespace="/here", model_name="v").pk,
          data=lambda w: {}),
     Case("/api/v1/tokens/{pk}/revoke/", "POST", SIGNED_IN, 200, target=lambda w: w.own_token),
+    Case("/api/v1/catalog-sources/{pk}/sync/", "POST", SUPERUSER, 200,
+         target=lambda w: w.catalog_source("synced")),
     Case("/api/v1/deployments/{pk}/promote/", "POST", HERE_WRITERS, 200,
          target=lambda w: w.canary()),
     # A canary rolled back stops; what it ran beside serves on.
@@ -322,6 +343,9 @@ ADMIN = {
         namespace="/here", model_name="admin")),
     "catalog.datasource": AdminRow(SIGNED_IN, EDITORS, HERE_WRITERS,
                                    lambda w: DataSource.objects.get(name="here source")),
+    "catalog.catalogsource": AdminRow(SIGNED_IN, SUPERUSER, SUPERUSER,
+                                      lambda w: row("catalog.CatalogSource",
+                                                    pk=w.catalog_source("admin"))),
     "mlportal.grant": AdminRow(SIGNED_IN, OWNERS, OWNERS,
                                lambda w: save_grant(namespace="/here/sub",
                                                     user=w.make_user("grantee"))),

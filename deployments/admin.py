@@ -84,8 +84,14 @@ class DeploymentInline(admin.TabularInline):
         return False
 
 
+NEW_DEPLOYMENT_FIELDS = ["model_version", "deployment_id", "create_at", "endpoint", "environment",
+                         "deployment_method", "rolling_strategy", "traffic_percent"]
+
+
 class DeploymentForm(forms.ModelForm):
-    status = forms.ChoiceField(
+    # Not "status": that model field is the services' alone, so Django keeps it off forms.
+    record_as = forms.ChoiceField(
+        label="Status",
         choices=[(value, DeploymentStatus(value).label) for value in RECORDABLE_STATUSES],
         initial=DeploymentStatus.ACTIVE,
         help_text="Active: it serves from its creation time, and a blue-green or rolling "
@@ -94,16 +100,20 @@ class DeploymentForm(forms.ModelForm):
 
     class Meta:
         model = Deployment
-        fields = ["model_version", "deployment_id", "create_at", "endpoint", "environment",
-                  "deployment_method", "rolling_strategy", "traffic_percent"]
+        fields = NEW_DEPLOYMENT_FIELDS
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is not None:
+            del self.fields["record_as"]  # a recorded deployment's status changes by actions
 
     def clean(self):
         cleaned = super().clean()
         if self.instance.pk is None and not self.errors:
-            candidate = Deployment(**{name: cleaned.get(name) for name in self.Meta.fields})
+            candidate = Deployment(**{name: cleaned.get(name) for name in NEW_DEPLOYMENT_FIELDS})
             candidate.catalog_model_id = candidate.model_version.catalog_model_id
             try:
-                services.validate_new_deployment(candidate, status=cleaned["status"])
+                services.validate_new_deployment(candidate, status=cleaned["record_as"])
             except ValidationError as exc:
                 self.add_error(None, exc)
         return cleaned
@@ -133,7 +143,7 @@ class DeploymentAdmin(PortalModelAdmin):
 
     def get_fields(self, request, obj=None):
         if obj is None:
-            return [*DeploymentForm.Meta.fields, "status"]
+            return [*NEW_DEPLOYMENT_FIELDS, "record_as"]
         return [*RECORDED, "environment", "traffic_percent", *SERVER_KEPT]
 
     def get_readonly_fields(self, request, obj=None):
@@ -159,7 +169,7 @@ class DeploymentAdmin(PortalModelAdmin):
             create_at=data["create_at"], endpoint=data["endpoint"],
             environment=data["environment"], deployment_method=data["deployment_method"],
             rolling_strategy=data["rolling_strategy"], traffic_percent=data["traffic_percent"],
-            status=data["status"], user=request.user,
+            status=data["record_as"], user=request.user,
         )
         # The inline formsets were built around `obj`: it becomes the recorded row.
         obj.pk = recorded.pk

@@ -192,9 +192,12 @@ class EnvironmentVariable(models.Model):
 
 
 class StatusChange(models.Model):
-    """One step of a deployment's status history: what it became, when, and who said so."""
+    """One step of a deployment's status history: what it became, when, and who said so.
 
-    audited = True
+    Written by deployments.services only and never changed. Not audited itself: each step
+    is also the audited change of its deployment's status.
+    """
+
     namespace_lookup = "deployment__catalog_model__namespace__path"
 
     deployment = models.ForeignKey(
@@ -217,14 +220,3 @@ class StatusChange(models.Model):
 
     def __str__(self):
         return f"{self.deployment}: {self.status} at {self.at:%Y-%m-%d %H:%M:%S}"
-
-    def audit_data(self):
-        return {
-            "deployment": str(self.deployment),
-            "status": self.status,
-            "traffic_percent": self.traffic_percent,
-            "at": self.at,
-            "user": self.user_name,
-            "principal": self.principal,
-            "reason": self.reason,
-        }

@@ -115,7 +115,6 @@ def _retire_others(deployment, *, at, user, principal, reason):
 
 
 def _activate(deployment, *, at, user, principal, reason):
-    _check_in_time_order(deployment, at)
     if deployment.rolling_strategy != RollingStrategy.CANARY:
         _retire_others(deployment, at=at, user=user, principal=principal,
                        reason=f"replaced by {deployment}")
@@ -125,12 +124,13 @@ def _activate(deployment, *, at, user, principal, reason):
     _log(deployment, at=at, user=user, principal=principal, reason=reason)
 
 
-def _save_variables(deployment, variables):
+def _save_variables(deployment, variables, stored=None):
     """Make the deployment's variables those of `variables` ({"name", "value", "secret"} each):
     matched by name, added, or removed.
 
     A value equal to the mask stands for the stored value of that name (clients send back what
     they read) and keeps it as secret as it was: a secret cannot be revealed by unflagging it.
+    `stored`: the deployment's variables, when the caller knows them (none for a new one).
     """
     if not isinstance(variables, list | tuple) or not all(
         isinstance(variable, dict) for variable in variables
@@ -144,7 +144,9 @@ def _save_variables(deployment, variables):
         raise ValidationError({"environment_variables": (
             f"Each name appears once; listed more than once: {', '.join(repeated)}."
         )})
-    stored = {row.name: row for row in deployment.environment_variables.all()}
+    if stored is None:
+        stored = deployment.environment_variables.all()
+    stored = {row.name: row for row in stored}
     rows, errors = [], []
     for variable in variables:
         name, value = variable.get("name", ""), variable.get("value", "")
@@ -235,12 +237,13 @@ def record_deployment(*, model_version, endpoint, deployment_method, rolling_str
         traffic_percent=traffic_percent, create_at=create_at or now,
         status=DeploymentStatus.PENDING, deployment_id=deployment_id,
     )
-    deployment.full_clean(exclude=["deployment_id"], validate_constraints=False,
-                          validate_unique=False)
+    # The version and its model are rows already: no need to look them up again.
+    deployment.full_clean(exclude=["deployment_id", "model_version", "catalog_model"],
+                          validate_constraints=False, validate_unique=False)
     validate_new_deployment(deployment, status=status)
     _assign_deployment_id(deployment)
     deployment.save()
-    _save_variables(deployment, list(environment_variables))
+    _save_variables(deployment, list(environment_variables), stored=())
     if status == DeploymentStatus.ACTIVE:
         _activate(deployment, at=min(deployment.create_at, now), user=user,
                   principal=principal, reason=reason)
@@ -280,6 +283,7 @@ def change_status(*, deployment, status, at=None, user=None, principal=None, rea
         raise ValidationError({"status": f"{deployment} is active already; it cannot "
                                          "become pending again."})
     if status == DeploymentStatus.ACTIVE:
+        _check_in_time_order(deployment, at)
         _activate(deployment, at=at, user=user, principal=principal, reason=reason or "activated")
     else:
         _stop(deployment, status=status, at=at, user=user, principal=principal,

@@ -3,7 +3,7 @@ from django.db.models import Q
 
 from catalog.filtersets import within_namespace
 from deployments.choices import DeploymentMethod, DeploymentStatus, RollingStrategy
-from deployments.models import Deployment
+from deployments.models import ACTIVE, Deployment
 
 
 class DeploymentFilterSet(django_filters.FilterSet):
@@ -39,8 +39,7 @@ class DeploymentFilterSet(django_filters.FilterSet):
         return queryset.filter(within_namespace("catalog_model__namespace__path", value))
 
     def filter_active(self, queryset, name, value):
-        active = Q(active_from__isnull=False, active_until__isnull=True)
-        return queryset.filter(active if value == "true" else ~active)
+        return queryset.filter(ACTIVE if value == "true" else ~ACTIVE)
 
     def filter_active_at(self, queryset, name, value):
         return queryset.active_at(value)

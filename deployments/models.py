@@ -12,11 +12,13 @@ from mlportal.fields import EncryptedTextField
 from mlportal.secrets import MASK, is_secret_key
 from registry.models import ModelVersion
 
+# What runs now: it started and has not stopped.
+ACTIVE = Q(active_from__isnull=False, active_until__isnull=True)
+
 
 class DeploymentQuerySet(models.QuerySet):
     def active(self):
-        """What runs now."""
-        return self.filter(active_from__isnull=False, active_until__isnull=True)
+        return self.filter(ACTIVE)
 
     def active_at(self, moment):
         """What ran at `moment`: active from then or before, and not stopped by then."""
@@ -81,8 +83,7 @@ class Deployment(models.Model):
             # of them serves an endpoint at a time (canaries run beside it).
             models.UniqueConstraint(
                 fields=["endpoint"],
-                condition=Q(active_from__isnull=False, active_until__isnull=True)
-                & ~Q(rolling_strategy=RollingStrategy.CANARY),
+                condition=ACTIVE & ~Q(rolling_strategy=RollingStrategy.CANARY),
                 name="deployment_one_full_rollout_per_endpoint",
             ),
             models.CheckConstraint(
@@ -94,11 +95,7 @@ class Deployment(models.Model):
             # ?endpoint=...&active_at=...: a range scan over one endpoint's history.
             models.Index(fields=["endpoint", "active_from"], name="deployment_endpoint_time"),
             # ?active=true, and the deployments an activation retires.
-            models.Index(
-                fields=["endpoint"], condition=Q(active_from__isnull=False,
-                                                 active_until__isnull=True),
-                name="deployment_active",
-            ),
+            models.Index(fields=["endpoint"], condition=ACTIVE, name="deployment_active"),
         ]
 
     def __str__(self):

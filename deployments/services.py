@@ -78,14 +78,14 @@ def _log(deployment, *, at, user, principal, reason=""):
     )
 
 
-def _check_in_time_order(deployment, at):
+def _check_in_time_order(deployment, at, *, field="create_at"):
     later = (
         Deployment.objects.filter(endpoint=deployment.endpoint)
         .filter(Q(active_from__gt=at) | Q(active_until__gt=at))
         .exclude(pk=deployment.pk).order_by("-active_from").first()
     )
     if later is not None:
-        raise ValidationError({"create_at": (
+        raise ValidationError({field: (
             f"The deployments of an endpoint are recorded in time order: {later} served "
             f"{deployment.endpoint} after {at.isoformat()}, when this one would start."
         )})
@@ -283,7 +283,7 @@ def change_status(*, deployment, status, at=None, user=None, principal=None, rea
         raise ValidationError({"status": f"{deployment} is active already; it cannot "
                                          "become pending again."})
     if status == DeploymentStatus.ACTIVE:
-        _check_in_time_order(deployment, at)
+        _check_in_time_order(deployment, at, field="status")
         _activate(deployment, at=at, user=user, principal=principal, reason=reason or "activated")
     else:
         _stop(deployment, status=status, at=at, user=user, principal=principal,

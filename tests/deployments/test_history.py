@@ -4,6 +4,7 @@ import threading
 from datetime import timedelta
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 from rest_framework.test import APIRequestFactory
@@ -317,3 +318,13 @@ def test_concurrent_recordings_take_distinct_deployment_ids(versions):
     assert errors == []
     assert sorted(Deployment.objects.values_list("deployment_id", flat=True)) == list(
         range(1, 17))
+
+
+def test_a_status_change_keeps_the_endpoint_history_in_order(deploy):
+    pending = deploy(1, status="pending", create_at=at("01-02 00:00"))
+    deploy(2, create_at=at("01-09 00:00"))
+
+    with pytest.raises(ValidationError) as refused:
+        services.change_status(deployment=pending, status="active", at=at("01-05 00:00"))
+
+    assert "time order" in refused.value.message_dict["status"][0]

@@ -141,6 +141,9 @@ class DeploymentAdmin(PortalModelAdmin):
     inlines = [EnvironmentVariableInline, StatusHistoryInline]
     actions = ["activate", "promote", "roll_back", "mark_failed", "retire"]
 
+    def get_inlines(self, request, obj):
+        return self.inlines if obj else [EnvironmentVariableInline]
+
     def get_fields(self, request, obj=None):
         if obj is None:
             return [*NEW_DEPLOYMENT_FIELDS, "record_as"]

@@ -410,3 +410,26 @@ def test_openapi_schema_describes_deployments(admin_client):
                  b"/api/v1/deployments/{id}/promote/"):
         assert path in schema.content
     assert b"canary" in schema.content
+
+
+def test_the_summary_says_where_each_version_runs(deploy, versions,
+                                                  django_assert_num_queries):
+    from deployments.api.serializers import DEPLOYMENTS_OF_VERSION, DeploymentSummarySerializer
+    from registry.models import ModelVersion
+
+    deploy(2, create_at=at("01-09 00:00"))
+    deploy(3, create_at=at("01-12 00:00"), environment_variables=[{"name": "K", "value": "v"}])
+
+    with django_assert_num_queries(2):
+        summaries = {
+            version.model_version: DeploymentSummarySerializer(
+                version.deployments.all(), many=True).data
+            for version in ModelVersion.objects.prefetch_related(DEPLOYMENTS_OF_VERSION)
+        }
+
+    assert summaries[1] == []
+    assert [(d["deployment_id"], d["status"], d["active_until"]) for d in summaries[2]] == [
+        (1, "retired", "2023-01-12T00:00:00.000Z")]
+    assert set(summaries[3][0]) == {
+        "id", "deployment_id", "endpoint", "environment", "deployment_method",
+        "rolling_strategy", "traffic_percent", "status", "active_from", "active_until"}

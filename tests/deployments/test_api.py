@@ -298,6 +298,7 @@ class TestAccess:
         assert reader_api.patch(f"{DEPLOYMENTS}{deployment.pk}/", {"status": "retired"},
                                 format="json").status_code == 403
         assert reader_api.post(f"{DEPLOYMENTS}{deployment.pk}/rollback/").status_code == 403
+        assert reader_api.post(f"{DEPLOYMENTS}{deployment.pk}/promote/").status_code == 403
         assert Deployment.objects.count() == 2
         assert Deployment.objects.get(pk=deployment.pk).status == "active"
 

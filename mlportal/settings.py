@@ -117,6 +117,10 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "media"))
 MEDIA_URL = "media/"
 
+# Uploads larger than this are spooled to a temporary file while the request is read, so an
+# artifact upload never sits whole in memory (the registry streams it on to the storage).
+FILE_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+
 ARTIFACT_STORAGE = os.environ.get("ARTIFACT_STORAGE", "local")
 if ARTIFACT_STORAGE == "s3":
     ARTIFACTS_BACKEND = {

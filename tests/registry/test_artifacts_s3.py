@@ -5,8 +5,8 @@ import socket
 import urllib.request
 
 import pytest
-from django.db import connection
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
 
 from registry import services
 from registry.models import Artifact

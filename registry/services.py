@@ -83,8 +83,12 @@ def register_version(*, namespace, model_name, model_version=None, description="
     `model_version` is taken as given when it is free (so that documents from elsewhere
     keep their numbers), else refused as a conflict; by default it is the next number.
     `created_by` is the principal the client names, by default the user's name;
-    `artifacts` are links, {"name", "uri"}.
+    `artifacts` are links, {"name", "uri"}; `tags` {key: value}.
     """
+    # Everything that needs no lock is checked first: the model's row stays locked from
+    # the number's choice to the commit, and concurrent registrations queue behind it.
+    links = _new_links(artifacts, user)
+    new_tags = _new_tags(tags or {})
     catalog_model = find_catalog_model(namespace, model_name, lock=True)
     numbers = ModelVersion.objects.filter(catalog_model=catalog_model)
     if model_version is None:
@@ -104,27 +108,49 @@ def register_version(*, namespace, model_name, model_version=None, description="
     )
     if create_at is not None:
         version.create_at = create_at
-    version.full_clean(validate_constraints=False)
+    version.full_clean(exclude=RELATED, validate_constraints=False)
     version.save()
-    _link_artifacts(version, artifacts, user)
-    if tags:
-        set_tags(version=version, tags=tags)
+    for row in [*links, *new_tags]:
+        row.version = version
+        row.save()
     return version
 
 
-def _link_artifacts(version, documents, user):
+# Rows are built from objects already at hand: no query to check that they exist.
+RELATED = ["catalog_model", "version", "registered_by"]
+
+
+def _new_links(documents, user):
+    """Unsaved Artifact rows for link documents of a new version, checked."""
     names = [document["name"] for document in documents]
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:
         raise ValidationError({"artifacts": f"Listed twice: {', '.join(repeated)}."})
-    errors = []
+    links, errors = [], []
     for document in documents:
+        link = Artifact(name=document["name"], uri=document["uri"], registered_by=user)
         try:
-            link_artifact(version=version, name=document["name"], uri=document["uri"], user=user)
+            link.full_clean(exclude=RELATED, validate_constraints=False)
         except ValidationError as exc:
             errors.append(f"{document['name']}: {'; '.join(exc.messages)}")
+        links.append(link)
     if errors:
         raise ValidationError({"artifacts": errors})
+    return links
+
+
+def _new_tags(tags):
+    rows, errors = [], []
+    for key, value in tags.items():
+        tag = Tag(key=key, value=value)
+        try:
+            tag.full_clean(exclude=RELATED, validate_constraints=False)
+        except ValidationError as exc:
+            errors.append(f"{key}: {'; '.join(exc.messages)}")
+        rows.append(tag)
+    if errors:
+        raise ValidationError({"tags": errors})
+    return rows
 
 
 def _check_artifact_name(version, name):
@@ -143,7 +169,7 @@ def link_artifact(*, version, name, uri, user=None):
     """Record an artifact that already exists elsewhere (s3://, gs://, https://, ...)."""
     _check_artifact_name(version, name)
     artifact = Artifact(version=version, name=name, uri=uri, registered_by=user)
-    artifact.full_clean(validate_constraints=False)
+    artifact.full_clean(exclude=RELATED, validate_constraints=False)
     artifact.save()
     return artifact
 
@@ -274,7 +300,7 @@ def _record_upload(*, version, name, uri, storage_key, size, sha256, user):
     _check_artifact_name(version, name)
     artifact = Artifact(version=version, name=name, uri=uri, storage_key=storage_key,
                         size=size, sha256=sha256, registered_by=user)
-    artifact.full_clean(validate_constraints=False)
+    artifact.full_clean(exclude=RELATED, validate_constraints=False)
     artifact.save()
     return artifact
 
@@ -309,7 +335,7 @@ def update_version(*, version, description=None, status=None, tags=None):
         version.description = description
     if status is not None:
         version.status = status
-    version.full_clean(validate_constraints=False)
+    version.full_clean(exclude=RELATED, validate_constraints=False)
     version.save()
     if tags is not None:
         set_tags(version=version, tags=tags)
@@ -325,20 +351,14 @@ def deprecate_version(*, version):
 def set_tags(*, version, tags):
     """Make `tags` ({key: value}) the tags of `version`."""
     stored = {tag.key: tag for tag in version.tags.all()}
-    errors = []
-    for key, value in tags.items():
-        tag = stored.pop(key, None) or Tag(version=version, key=key)
-        if tag.pk and tag.value == value:
-            continue
-        tag.value = value
-        try:
-            tag.full_clean(exclude=["version"], validate_constraints=False)
-        except ValidationError as exc:
-            errors.append(f"{key}: {'; '.join(exc.messages)}")
-            continue
-        tag.save()
-    if errors:
-        raise ValidationError({"tags": errors})
+    for tag in _new_tags(tags):
+        kept = stored.pop(tag.key, None)
+        if kept is None:
+            tag.version = version
+            tag.save()
+        elif kept.value != tag.value:
+            kept.value = tag.value
+            kept.save()
     for tag in stored.values():
         tag.delete()
 
@@ -359,7 +379,7 @@ def set_alias(*, version, name):
     if created:
         alias = Alias(catalog_model=catalog_model, name=name)
     alias.version = version
-    alias.full_clean(validate_constraints=False)
+    alias.full_clean(exclude=RELATED, validate_constraints=False)
     alias.save()
     return alias, created
 

@@ -172,6 +172,11 @@ class ArtifactSerializer(ModelSerializer):
                   "registered_by", "create_at"]
         read_only_fields = ["size", "sha256", "create_at"]
 
+    def to_representation(self, artifact):
+        document = super().to_representation(artifact)
+        document["sha256"] = document["sha256"] or None  # null for links, like size
+        return document
+
     def get_download_url(self, artifact) -> str | None:
         if not artifact.is_stored:
             return None

@@ -42,6 +42,14 @@ class ModelVersionViewSet(PortalViewSet):
     filterset_class = ModelVersionFilterSet
     http_method_names = ["get", "post", "put", "patch", "head", "options"]
 
+    def create(self, request, *args, **kwargs):
+        # The model's row stays locked until the commit: answer after it, not inside.
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        with transaction.atomic():
+            self.perform_create(serializer)
+        return Response(serializer.data, status=status.HTTP_201_CREATED)
+
     def perform_create(self, serializer):
         # The principal the client names (such as an IAM ARN) is also the audit's principal.
         audit.set_principal(serializer.validated_data.get("created_by"))

@@ -2,6 +2,7 @@ import uuid
 
 import boto3
 import pytest
+from django.conf import settings
 from moto.server import ThreadedMotoServer
 
 from catalog.services import save_catalog_model
@@ -39,11 +40,13 @@ def s3_client(endpoint):
 
 
 def s3_storage_settings(endpoint, bucket, **options):
+    """The settings' S3 artifact storage, pointed at `endpoint` and `bucket`."""
     return {
         "BACKEND": "storages.backends.s3.S3Storage",
         "OPTIONS": {
             "bucket_name": bucket, "endpoint_url": endpoint, "file_overwrite": False,
-            "default_acl": None, "querystring_expire": 300, **S3_CREDENTIALS, **options,
+            "default_acl": None, "querystring_expire": 300,
+            "transfer_config": settings.ARTIFACT_TRANSFER_CONFIG, **S3_CREDENTIALS, **options,
         },
     }
 

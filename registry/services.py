@@ -281,6 +281,8 @@ def upload_artifact(*, version, name, file, filename=None, user=None):
     upload, the stored object is removed.
     """
     _check_artifact_name(version, name)
+    if getattr(file, "seekable", lambda: False)():
+        file.seek(0)  # read from the start whatever read it before (e.g. a form's validation)
     storage = storages["artifacts"]
     key = artifact_key(version, name, filename or getattr(file, "name", ""))
     stored_key, reader = _store(storage, key, file)

@@ -153,3 +153,26 @@ def test_an_alias_is_removed_from_the_admin(admin_client, version):
 
     assert not Alias.objects.exists()
     assert ModelVersion.objects.exists()
+
+
+def test_the_version_changelist_costs_the_same_for_3_or_30_rows(admin_client, catalog_model,
+                                                                django_assert_max_num_queries):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def register(count):
+        for _ in range(count):
+            version = services.register_version(
+                namespace="/abc_corp/claim", model_name="doc_classification",
+                artifacts=[{"name": "trained", "uri": "s3://b/k.tar.gz"}])
+            services.set_alias(version=version, name="latest")
+
+    url = reverse("admin:registry_modelversion_changelist")
+    register(3)
+    admin_client.get(url)  # warm the session and content type caches
+    with CaptureQueriesContext(connection) as three_rows:
+        assert admin_client.get(url).context["cl"].result_count == 3
+    register(27)
+
+    with django_assert_max_num_queries(len(three_rows.captured_queries)):
+        assert admin_client.get(url).context["cl"].result_count == 30

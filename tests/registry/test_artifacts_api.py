@@ -217,3 +217,23 @@ def test_a_failing_local_store_is_a_503_and_records_nothing(admin_api, version, 
     assert response.status_code == 503
     assert "nothing was stored" in response.json()["detail"]
     assert not Artifact.objects.exists()
+
+
+def test_an_upload_above_1_mb_is_spooled_to_a_temporary_file_not_memory(rf):
+    from django.core.files.uploadedfile import TemporaryUploadedFile
+
+    request = rf.post("/api/v1/versions/1/artifacts/", {
+        "name": "trained", "file": SimpleUploadedFile("m.bin", b"x" * (1024 * 1024 + 1))})
+
+    assert isinstance(request.FILES["file"], TemporaryUploadedFile)
+
+
+def test_a_3_mb_upload_through_the_api_is_stored_whole(admin_api, version, local_artifacts):
+    content = bytes(range(256)) * (3 * 4096)
+
+    response = upload(admin_api, version, content=content, filename="weights.bin")
+
+    assert response.status_code == 201
+    assert response.json()["sha256"] == hashlib.sha256(content).hexdigest()
+    stored = local_artifacts / "abc_corp/claim/doc_classification/trained/1.bin"
+    assert stored.read_bytes() == content

@@ -217,6 +217,22 @@ def test_the_document_sent_back_with_put_is_accepted(admin_api, example, catalog
     assert response.json()["description"] == "described again"
 
 
+def test_a_document_with_an_upload_sent_back_with_put_is_accepted(admin_api, catalog_model):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    version = register()
+    services.upload_artifact(version=version, name="trained",
+                             file=SimpleUploadedFile("m.tar.gz", b"weights"))
+    document = admin_api.get(f"{VERSIONS}{version.pk}/").json()
+    assert document["artifacts"][0]["uri"].startswith("mlportal://artifacts/")
+
+    response = admin_api.put(f"{VERSIONS}{version.pk}/", document | {"description": "new"},
+                             format="json")
+
+    assert response.status_code == 200, response.json()
+    assert response.json()["artifacts"] == document["artifacts"]
+
+
 @pytest.mark.parametrize(("field", "value"), [
     ("model_version", 5),
     ("namespace", "/abc_corp/other"),

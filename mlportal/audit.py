@@ -116,8 +116,12 @@ def _record(instance, action, before, after):
             change.action = action
         change.postchange_data = after
         change.object_repr = str(instance)[:200]
-        change.save(update_fields=["action", "postchange_data", "object_repr"])
-        return
+        if ObjectChange.objects.filter(pk=change.pk).update(
+            action=change.action, postchange_data=after, object_repr=change.object_repr
+        ):
+            return
+        # The record was rolled back with a savepoint (a write that failed): start afresh.
+        del context.changes[key]
     user = _user_of(context) if context else None
     change = ObjectChange.objects.create(
         user=user,

@@ -136,7 +136,7 @@ class DeploymentAdmin(PortalModelAdmin):
                    ("catalog_model__namespace", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["endpoint", "environment", "catalog_model__model_name",
                      "catalog_model__namespace__path"]
-    raw_id_fields = ["model_version"]
+    autocomplete_fields = ["model_version"]
     date_hierarchy = "create_at"
     inlines = [EnvironmentVariableInline, StatusHistoryInline]
     actions = ["activate", "promote", "roll_back", "mark_failed", "retire"]

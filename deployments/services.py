@@ -29,7 +29,6 @@ from deployments.choices import (
 from deployments.models import Deployment, EnvironmentVariable, StatusChange
 from mlportal import audit
 from mlportal.secrets import MASK
-from registry.models import ModelVersion
 
 # A client's clock may run a little ahead of ours; further ahead, its create_at is a mistake.
 CLOCK_SKEW = timedelta(minutes=5)
@@ -37,27 +36,6 @@ CLOCK_SKEW = timedelta(minutes=5)
 # Fields that say what was deployed where: a recorded deployment keeps them.
 RECORDED_FIELDS = ("model_version", "deployment_id", "create_at", "endpoint",
                    "deployment_method", "rolling_strategy")
-
-
-def find_version(*, namespace, model_name, model_version):
-    """The version a deployment document addresses, or a ValidationError naming what is
-    missing: the model, or the version."""
-    catalog_model = CatalogModel.objects.filter(
-        namespace__path=namespace, model_name=model_name
-    ).first()
-    if catalog_model is None:
-        raise ValidationError({"model_name": f"There is no model {model_name} in {namespace}."})
-    version = ModelVersion.objects.filter(
-        catalog_model=catalog_model, model_version=model_version
-    ).select_related("catalog_model__namespace").first()
-    if version is None:
-        numbers = sorted(catalog_model.versions.values_list("model_version", flat=True))
-        known = f"its versions are {', '.join(map(str, numbers))}" if numbers else (
-            "it has no versions yet")
-        raise ValidationError({"model_version": (
-            f"{catalog_model} has no version {model_version}; {known}."
-        )})
-    return version
 
 
 def _actor(user, principal):

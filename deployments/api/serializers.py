@@ -7,6 +7,7 @@ from deployments.choices import DeploymentMethod, DeploymentStatus, RollingStrat
 from deployments.models import Deployment, StatusChange
 from deployments.validators import validate_variable_name
 from mlportal.api.base import ModelSerializer, Timestamp
+from registry.services import find_version
 
 TRAFFIC_PERCENT_MESSAGE = "A traffic percent is between 1 and 100."
 
@@ -97,7 +98,7 @@ class DeploymentSerializer(ModelSerializer):
                 "model_version": address["model_version"] or stored.model_version.model_version,
             }
         if all(value is not None for value in address.values()):
-            attrs["model_version"] = services.find_version(**address)
+            attrs["model_version"] = find_version(**address)
         return attrs
 
     def _actor(self):

@@ -4,7 +4,7 @@ import pytest
 
 from catalog.services import save_catalog_model
 from deployments import services
-from registry.models import ModelVersion
+from registry.services import register_version
 
 ENDPOINT = "https://abc.execute-api.us-east-1.amazonaws.com/doc_classification_prod"
 
@@ -19,8 +19,9 @@ def versions(example):
     """The example catalog model with versions 1, 2 and 3, as the registry would hold them."""
     model = save_catalog_model(**example("catalog_model"))
     return {
-        number: ModelVersion.objects.create(
-            catalog_model=model, model_version=number, create_at=at(f"01-0{number} 00:00"),
+        number: register_version(
+            namespace=model.namespace.path, model_name=model.model_name,
+            create_at=at(f"01-0{number} 00:00"),
             created_by="arn:aws:iam::123456789012:user/alice",
         )
         for number in (1, 2, 3)

@@ -282,6 +282,15 @@ class TestNothingLost:
         assert "deployment 1" in response.data["detail"]
         assert ModelVersion.objects.filter(pk=versions[3].pk).exists()
 
+    def test_a_deployed_version_cannot_be_deleted_through_the_api(self, admin_api, deploy,
+                                                                  versions):
+        deploy(3)
+
+        response = admin_api.delete(f"/api/v1/versions/{versions[3].pk}/")
+
+        assert response.status_code in (405, 409)
+        assert ModelVersion.objects.filter(pk=versions[3].pk).exists()
+
     def test_a_model_with_deployments_cannot_be_deleted_through_the_api(self, admin_api,
                                                                        deploy, versions):
         deploy(3)

@@ -6,7 +6,7 @@ from django.db import transaction
 from deployments import services
 from deployments.choices import FINAL_STATUSES, RECORDABLE_STATUSES, DeploymentStatus
 from deployments.models import Deployment, EnvironmentVariable, StatusChange
-from mlportal.admin import PortalModelAdmin
+from mlportal.admin import PortalInline, PortalModelAdmin
 from mlportal.secrets import MASK
 
 
@@ -42,14 +42,14 @@ class EnvironmentVariableForm(forms.ModelForm):
         return cleaned
 
 
-class EnvironmentVariableInline(admin.TabularInline):
+class EnvironmentVariableInline(PortalInline):
     model = EnvironmentVariable
     form = EnvironmentVariableForm
     extra = 0
     verbose_name = "environment variable"
 
 
-class StatusHistoryInline(admin.TabularInline):
+class StatusHistoryInline(PortalInline):
     model = StatusChange
     extra = 0
     can_delete = False
@@ -64,7 +64,7 @@ class StatusHistoryInline(admin.TabularInline):
         return False
 
 
-class DeploymentInline(admin.TabularInline):
+class DeploymentInline(PortalInline):
     """Where a version is deployed: for ModelVersion's admin (`inlines = [DeploymentInline]`)."""
 
     model = Deployment

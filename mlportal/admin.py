@@ -1,5 +1,7 @@
+import functools
+
 from django.apps import apps
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 
 from mlportal import access
@@ -16,6 +18,29 @@ def _autocomplete_source(request):
         return apps.get_model(request.GET["app_label"], request.GET["model_name"])
     except (KeyError, LookupError):
         return None
+
+
+def _within_grants(action):
+    """`action` applied to the selected rows the user may change (or delete, as the action's
+    permissions say); the others are left as they were, with a warning."""
+    needed = [name for name in getattr(action, "allowed_permissions", ())
+              if name in ("change", "delete")]
+    if not needed:
+        return action
+
+    @functools.wraps(action)
+    def within_grants(model_admin, request, queryset):
+        allowed = queryset
+        for name in needed:
+            allowed = access.restrict(allowed, request.user, name)
+        skipped = queryset.count() - allowed.count()
+        if skipped:
+            model_admin.message_user(
+                request, f"{skipped} of the selected rows are outside your grants: left as "
+                "they were.", messages.WARNING)
+        return action(model_admin, request, allowed)
+
+    return within_grants
 
 
 class PortalModelAdmin(admin.ModelAdmin):
@@ -43,6 +68,12 @@ class PortalModelAdmin(admin.ModelAdmin):
 
     def has_module_permission(self, request):
         return access.can(request.user, "view", self.model)
+
+    def get_actions(self, request):
+        return {
+            name: (_within_grants(func), name, description)
+            for name, (func, name, description) in super().get_actions(request).items()
+        }
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         related = db_field.related_model
@@ -129,9 +160,9 @@ class TokenAdmin(PortalModelAdmin):
             "key": obj.key,
         })
 
-    @admin.action(description="Revoke the selected tokens")
+    @admin.action(description="Revoke the selected tokens", permissions=["change"])
     def revoke(self, request, queryset):
-        for token in access.restrict(queryset, request.user, "change"):
+        for token in queryset:
             revoke_token(token)
 
 

@@ -8,7 +8,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from mlportal import access
-from mlportal.admin import PortalModelAdmin
+from mlportal.admin import PortalInline, PortalModelAdmin
 from registry import services
 from registry.models import Alias, Artifact, ModelVersion, Tag
 from registry.validators import validate_alias_name, validate_artifact_name
@@ -22,7 +22,7 @@ def download_link(artifact):
     return format_html('<a href="{}">download</a>', url)
 
 
-class ArtifactInline(admin.TabularInline):
+class ArtifactInline(PortalInline):
     """Artifacts are never changed or removed: shown read-only; upload with the form below."""
 
     model = Artifact
@@ -42,7 +42,7 @@ class ArtifactInline(admin.TabularInline):
         return download_link(artifact)
 
 
-class TagInline(admin.TabularInline):
+class TagInline(PortalInline):
     model = Tag
     extra = 1
     fields = ["key", "value"]
@@ -152,23 +152,24 @@ class ModelVersionAdmin(PortalModelAdmin):
         context.update(
             upload_form=ArtifactUploadForm(),
             alias_form=AliasForm(),
-            can_upload=obj is not None and access.can(request.user, "add", Artifact),
-            can_alias=obj is not None and access.can(request.user, "add", Alias),
+            # Adding an artifact or an alias to a version is writing in its namespace.
+            can_upload=obj is not None and access.can(request.user, "change", obj),
+            can_alias=obj is not None and access.can(request.user, "change", obj),
         )
         return super().render_change_form(request, context, add, change, form_url, obj)
 
-    def _version_for_post(self, request, object_id, model):
+    def _version_for_post(self, request, object_id):
         version = self.get_object(request, object_id)
         if version is None:
             raise Http404("No such version.")
-        if request.method != "POST" or not access.can(request.user, "add", model):
+        if request.method != "POST" or not access.can(request.user, "change", version):
             raise PermissionDenied
         return version
 
     def upload_view(self, request, object_id):
         """Upload an artifact from the change page. Deliberately outside a transaction (the
         admin's own views run in one): the file streams to the store holding no lock."""
-        version = self._version_for_post(request, object_id, Artifact)
+        version = self._version_for_post(request, object_id)
         form = ArtifactUploadForm(request.POST, request.FILES)
         if not form.is_valid():
             messages.error(request, "Not uploaded: " + "; ".join(
@@ -190,7 +191,7 @@ class ModelVersionAdmin(PortalModelAdmin):
         return redirect("admin:registry_modelversion_change", version.pk)
 
     def alias_view(self, request, object_id):
-        version = self._version_for_post(request, object_id, Alias)
+        version = self._version_for_post(request, object_id)
         form = AliasForm(request.POST)
         if not form.is_valid():
             messages.error(request, "Alias not set: " + " ".join(form.errors["alias"]))

@@ -303,9 +303,10 @@ class TestAccess:
         assert Deployment.objects.count() == 2
         assert Deployment.objects.get(pk=deployment.pk).status == "active"
 
-    def test_permitted_users_write(self, make_user, client_for, example, versions):
-        user = make_user("cd", perms=["deployments.add_deployment",
-                                      "deployments.change_deployment"])
+    def test_an_editor_of_the_namespace_writes(self, make_user, grant, client_for, example,
+                                               versions):
+        user = make_user("cd")
+        grant(user, "/abc_corp/claim")
         client = client_for(user)
 
         created = client.post(DEPLOYMENTS, example("deployment"), format="json")

@@ -74,6 +74,27 @@ def test_a_reader_cannot_upload_from_the_admin(client, make_user, version):
     assert not Artifact.objects.filter(name="x").exists()
 
 
+def test_uploading_from_the_admin_needs_a_grant_on_the_versions_namespace(
+        client, make_user, grant, version, local_artifacts):
+    elsewhere, here = make_user("elsewhere"), make_user("here")
+    grant(elsewhere, "/xyz_bank")
+    grant(here, "/abc_corp/claim")
+    url = reverse("admin:registry_modelversion_upload", args=[version.pk])
+    stored = {path for path in local_artifacts.rglob("*") if path.is_file()}
+
+    client.force_login(elsewhere)
+    page = client.get(change_url(version)).content.decode()
+    refused = client.post(url, {"name": "x", "file": SimpleUploadedFile("m.bin", b"x")})
+    assert 'id="upload-artifact"' not in page
+    assert refused.status_code == 403
+    assert {path for path in local_artifacts.rglob("*") if path.is_file()} == stored
+
+    client.force_login(here)
+    assert 'id="upload-artifact"' in client.get(change_url(version)).content.decode()
+    client.post(url, {"name": "x", "file": SimpleUploadedFile("m.bin", b"x")})
+    assert Artifact.objects.filter(name="x").exists()
+
+
 def test_an_alias_is_set_from_the_change_page(admin_client, version):
     second = services.register_version(namespace="/abc_corp/claim",
                                        model_name="doc_classification")

@@ -98,13 +98,18 @@ def test_anonymous_gets_401_and_a_reader_403(api, reader_api, versions):
     assert Alias.objects.get().version == versions[0]
 
 
-def test_moving_an_alias_needs_the_change_permission(client_for, make_user, versions):
+def test_setting_or_moving_an_alias_needs_a_grant_on_the_model(client_for, make_user, grant,
+                                                               versions):
     services.set_alias(version=versions[0], name="champion")
-    adder = client_for(make_user("adder", perms=["registry.add_alias"]))
+    outsider, editor = make_user("outsider"), make_user("editor")
+    grant(outsider, "/xyz_bank")
+    grant(editor, "/abc_corp")
 
-    assert set_alias(adder, 2).status_code == 403
-    assert set_alias(adder, 2, alias="challenger").status_code == 201
-    assert Alias.objects.get(name="champion").version == versions[0]
+    assert set_alias(client_for(outsider), 2).status_code == 403
+    assert set_alias(client_for(outsider), 2, alias="challenger").status_code == 403
+    assert Alias.objects.get().version == versions[0]
+    assert set_alias(client_for(editor), 2).status_code == 200
+    assert Alias.objects.get(name="champion").version == versions[1]
 
 
 def test_filters_and_query_count(admin_api, versions, django_assert_max_num_queries):

@@ -161,12 +161,18 @@ def test_a_reader_lists_and_downloads_but_cannot_upload(reader_api, version, loc
     assert not local_artifacts.exists() or not any(local_artifacts.rglob("*"))
 
 
-def test_adding_artifacts_needs_the_artifact_permission(client_for, make_user, version):
-    registrar = make_user("registrar", perms=["registry.add_modelversion"])
-    uploader = make_user("uploader", perms=["registry.add_artifact"])
+def test_uploading_needs_a_grant_on_the_versions_namespace(client_for, make_user, grant,
+                                                           version, local_artifacts):
+    outsider, editor = make_user("outsider"), make_user("editor")
+    grant(outsider, "/xyz_bank")
+    grant(editor, "/abc_corp/claim")
 
-    assert upload(client_for(registrar), version).status_code == 403
-    assert upload(client_for(uploader), version).status_code == 201
+    refused = upload(client_for(outsider), version)
+
+    assert refused.status_code == 403
+    # Refused before the upload is stored, not after.
+    assert not [path for path in local_artifacts.rglob("*") if path.is_file()]
+    assert upload(client_for(editor), version).status_code == 201
 
 
 def test_artifact_list_filters_and_costs_the_same_for_any_page(admin_api, version,

@@ -154,8 +154,10 @@ def test_a_reader_reads_but_cannot_register_or_change(reader_api, catalog_model,
     assert ModelVersion.objects.get().status == "ready"
 
 
-def test_a_user_with_the_add_permission_registers(client_for, make_user, catalog_model, example):
-    pipeline = make_user("pipeline", perms=["registry.add_modelversion", "registry.add_artifact"])
+def test_an_editor_of_the_namespace_registers(client_for, make_user, grant, catalog_model,
+                                              example):
+    pipeline = make_user("pipeline")
+    grant(pipeline, "/abc_corp")
 
     response = client_for(pipeline).post(VERSIONS, example("model_version"), format="json")
 

@@ -25,6 +25,8 @@ class TokenQuerySet(models.QuerySet):
 class Token(models.Model):
     """An API key. Only its digest is stored; the key itself is shown once, at creation."""
 
+    audited = True
+
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
     )
@@ -47,6 +49,17 @@ class Token(models.Model):
     def __str__(self):
         return f"{self.prefix}… ({self.user})"
 
+    def audit_data(self):
+        # Never the digest: it is all an attacker would need to try keys offline.
+        return {
+            "user": self.user.get_username(),
+            "prefix": self.prefix,
+            "description": self.description,
+            "write_enabled": self.write_enabled,
+            "expires_at": self.expires_at,
+            "revoked_at": self.revoked_at,
+        }
+
     @property
     def read_only(self):
         return not self.write_enabled
@@ -63,6 +76,18 @@ class Token(models.Model):
         self.prefix = key[:10]
         self.digest = hash_token_key(key)
         return key
+
+
+class AuditTrailIsReadOnly(Exception):
+    """The audit trail is written by mlportal.audit only, and never edited or deleted."""
+
+
+class ObjectChangeQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise AuditTrailIsReadOnly("Recorded changes cannot be edited.")
+
+    def delete(self):
+        raise AuditTrailIsReadOnly("Recorded changes cannot be deleted.")
 
 
 class ObjectChange(models.Model):
@@ -88,9 +113,37 @@ class ObjectChange(models.Model):
     prechange_data = models.JSONField(null=True, blank=True)
     postchange_data = models.JSONField(null=True, blank=True)
 
+    objects = ObjectChangeQuerySet.as_manager()
+
     class Meta:
         ordering = ["-time", "-id"]
         indexes = [models.Index(fields=["content_type", "object_id"])]
 
     def __str__(self):
         return f"{self.get_action_display()} {self.object_repr}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AuditTrailIsReadOnly("Recorded changes cannot be edited.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AuditTrailIsReadOnly("Recorded changes cannot be deleted.")
+
+    @property
+    def object_type(self):
+        """"app_label.model", e.g. "catalog.catalogmodel"."""
+        return f"{self.content_type.app_label}.{self.content_type.model}"
+
+    def fold(self, *, after, object_repr):
+        """Fold a later save of the same object in the same request into this record.
+
+        False when the record is gone (rolled back with a savepoint): write a new one then.
+        """
+        rows = models.QuerySet.update(
+            ObjectChange.objects.filter(pk=self.pk),
+            postchange_data=after, object_repr=object_repr,
+        )
+        if rows:
+            self.postchange_data, self.object_repr = after, object_repr
+        return bool(rows)

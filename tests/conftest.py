@@ -77,6 +77,16 @@ def reader(make_user):
 
 
 @pytest.fixture
+def auditor(make_user):
+    """A member of the auditors group: reads the audit trail and the change log."""
+    from django.contrib.auth.models import Group
+
+    user = make_user("auditor")
+    user.groups.add(Group.objects.get_or_create(name="auditors")[0])
+    return user
+
+
+@pytest.fixture
 def api():
     return APIClient()
 

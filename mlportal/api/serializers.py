@@ -2,6 +2,7 @@ from django.contrib.auth import authenticate
 from rest_framework import serializers
 
 from mlportal.api.base import Timestamp
+from mlportal.models import ObjectChange
 
 
 class TokenRequestSerializer(serializers.Serializer):
@@ -29,3 +30,20 @@ class TokenResponseSerializer(serializers.Serializer):
     prefix = serializers.CharField()
     expires_at = Timestamp(allow_null=True)
     write_enabled = serializers.BooleanField()
+
+
+class ObjectChangeSerializer(serializers.ModelSerializer):
+    """One recorded change. `before` and `after` are the object's audit documents, with
+    secrets masked when they were recorded."""
+
+    time = Timestamp()
+    user = serializers.CharField(source="user_name")
+    object_type = serializers.CharField()
+    before = serializers.JSONField(source="prechange_data")
+    after = serializers.JSONField(source="postchange_data")
+
+    class Meta:
+        model = ObjectChange
+        fields = ["id", "time", "user", "principal", "source", "request_id", "action",
+                  "object_type", "object_id", "object_repr", "namespace", "before", "after"]
+        read_only_fields = fields

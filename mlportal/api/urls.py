@@ -1,8 +1,13 @@
 from django.urls import include, path
+from rest_framework.routers import SimpleRouter
 
 from mlportal.api import views
+
+router = SimpleRouter()
+router.register("changes", views.ObjectChangeViewSet)
 
 urlpatterns = [
     path("auth/token/", views.ObtainTokenView.as_view(), name="api-token"),
     path("", include("catalog.api.urls")),
+    *router.urls,
 ]

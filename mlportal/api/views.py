@@ -1,13 +1,19 @@
 from drf_spectacular.utils import extend_schema
-from rest_framework import status
+from rest_framework import permissions, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
-from mlportal.api.base import Timestamp
-from mlportal.api.serializers import TokenRequestSerializer, TokenResponseSerializer
-from mlportal.models import Token
+from mlportal import access
+from mlportal.api.base import ReadOnlyPortalViewSet, Timestamp
+from mlportal.api.serializers import (
+    ObjectChangeSerializer,
+    TokenRequestSerializer,
+    TokenResponseSerializer,
+)
+from mlportal.filtersets import ObjectChangeFilterSet
+from mlportal.models import ObjectChange, Token
 from mlportal.services import save_new_token
 
 
@@ -50,3 +56,21 @@ class ObtainTokenView(APIView):
             },
             status=status.HTTP_201_CREATED,
         )
+
+
+class CanViewAudit(permissions.BasePermission):
+    message = "The audit trail is for auditors."
+
+    def has_permission(self, request, view):
+        return access.can_view_audit(request.user)
+
+
+class ObjectChangeViewSet(ReadOnlyPortalViewSet):
+    """The audit trail: who changed what, when, through which path. Read-only, for auditors."""
+
+    queryset = ObjectChange.objects.select_related("content_type")
+    serializer_class = ObjectChangeSerializer
+    filterset_class = ObjectChangeFilterSet
+    permission_classes = [access.PortalPermission, CanViewAudit]
+    # Every method only reads here, so that a write gets 405 rather than a misleading 403.
+    access_action = "view"

@@ -169,4 +169,4 @@ class ModelDataSource(models.Model):
         verbose_name = "data source of a model"
 
     def __str__(self):
-        return f"{self.catalog_model} ← {self.data_source}"
+        return f"{self.catalog_model} uses {self.data_source}"

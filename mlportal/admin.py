@@ -5,6 +5,10 @@ from mlportal import access
 from mlportal.models import ObjectChange, Token
 from mlportal.services import save_new_token
 
+admin.site.site_header = "mlportal"
+admin.site.site_title = "mlportal"
+admin.site.index_title = "Models, versions and deployments"
+
 
 class PortalModelAdmin(admin.ModelAdmin):
     """Base of every admin page: rows and buttons follow the portal's one access rule."""

@@ -1,7 +1,7 @@
 from django.db.models import Prefetch
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from jsonschema import validators as jsonschema_validators
-from rest_framework import serializers
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
@@ -35,7 +35,9 @@ class CatalogModelViewSet(PortalViewSet):
     serializer_class = CatalogModelSerializer
     filterset_class = CatalogModelFilterSet
 
-    @extend_schema(request=serializers.JSONField(), responses=ValidateInputSerializer)
+    @extend_schema(
+        request={"application/json": OpenApiTypes.OBJECT}, responses=ValidateInputSerializer
+    )
     @action(detail=True, methods=["post"], url_path="validate-input", access_action="view")
     def validate_input(self, request, pk=None):
         """Check an inference request against the model's input schema, before calling it."""

@@ -362,3 +362,9 @@ def test_openapi_schema_and_docs_are_served_without_a_cdn(admin_client):
     assert docs.status_code == 200
     assert b"cdn" not in docs.content.lower()
     assert b"swagger-ui" in docs.content
+
+
+def test_the_openapi_schema_generates_without_warnings():
+    from django.core.management import call_command
+
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", "/dev/null")

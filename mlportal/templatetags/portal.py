@@ -6,6 +6,8 @@ from mlportal import access
 
 register = template.Library()
 
+EMPTY = ("", None, {}, [])
+
 
 @register.filter
 def can_view_audit(user):
@@ -43,7 +45,9 @@ def changed_fields(change):
         return []
     return [(name, before.get(name), after.get(name))
             for name in sorted(set(before) | set(after))
-            if before.get(name) != after.get(name)]
+            if before.get(name) != after.get(name)
+            # A new row's empty fields say nothing.
+            and (change.prechange_data is not None or after.get(name) not in EMPTY)]
 
 
 @register.filter

@@ -379,3 +379,7 @@ def test_search_costs_the_same_for_more_results(reader_client, catalog,
 
     with django_assert_max_num_queries(len(few.captured_queries)):
         visit()
+
+
+def test_the_admin_links_to_the_search_pages(admin_client):
+    assert b'<a href="/search/">Search pages</a>' in admin_client.get("/admin/").content

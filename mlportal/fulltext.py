@@ -63,6 +63,7 @@ def matches(queryset, text, field_names, *, also=()):
     found = model._base_manager.alias(_document=document(*field_names)).filter(_document=query)
     if not also:
         return queryset.filter(pk__in=found.values("pk"))
-    # A UNION lets each branch use its own index, where an OR would scan the table.
+    # A UNION lets each branch use its own index, where an OR would scan the table; IN
+    # ignores duplicates, so UNION ALL spares removing them.
     branches = [model._base_manager.filter(extra).values("pk").order_by() for extra in also]
-    return queryset.filter(pk__in=found.values("pk").order_by().union(*branches))
+    return queryset.filter(pk__in=found.values("pk").order_by().union(*branches, all=True))

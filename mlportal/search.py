@@ -10,10 +10,11 @@ import datetime
 
 from django import forms
 from django.core.paginator import Paginator
-from django.db.models import Count, Q
+from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 
 from catalog.filtersets import CatalogModelFilterSet, DataSourceFilterSet, within_namespace
-from catalog.models import CatalogModel, DataSource, Namespace
+from catalog.models import CatalogModel, DataSource, ModelDataSource, Namespace
 from mlportal import access, fulltext
 from registry.choices import VersionStatus
 from registry.models import ModelVersion
@@ -23,6 +24,7 @@ PREVIEW_SIZE = 5
 FACET_SIZE = 10
 
 MODEL_TEXT = ["model_name", "description", "owner"]
+MODEL_NAME_TEXT = ["model_name"]
 DATA_SOURCE_TEXT = ["name", "type", "description", "owner"]
 VERSION_TEXT = ["description", "created_by"]
 
@@ -79,11 +81,14 @@ def _day_bounds(since, until):
     return after, before
 
 
-def _facet(queryset, field, name, chosen, labels=None):
-    """The `FACET_SIZE` most frequent values of `field` in `queryset`, with their counts."""
+def _facet(queryset, field, name, chosen, labels=None, many=False):
+    """The `FACET_SIZE` most frequent values of `field` in `queryset`, with their counts.
+
+    `many`: `field` is across a many-valued relation, so rows must be counted once each."""
     # One filter() call: on a many-valued relation, the join it counts must be the same.
+    many = many or queryset.query.distinct
     rows = (queryset.order_by().filter(**{f"{field}__gt": ""})
-            .values(field).annotate(count=Count("pk", distinct=True))
+            .values(field).annotate(count=Count("pk", distinct=many))
             .order_by("-count", field)[:FACET_SIZE])
     labels = labels or {}
     return {
@@ -101,7 +106,6 @@ class Kind:
     key = label = ""
     facets = ()
     dated = True
-    columns = ()
 
     def __init__(self, user):
         self.user = user
@@ -112,6 +116,10 @@ class Kind:
     def results(self, q, chosen, since, until):
         """The rows matching, or None when the FilterSet refuses the facets."""
         raise NotImplementedError
+
+    def rows(self, results):
+        """`results` with what only the listed rows need (prefetches, per-row counts)."""
+        return results
 
     def facet_counts(self, results, chosen):
         return []
@@ -138,13 +146,16 @@ class ModelKind(Kind):
         }, queryset=queryset))
         if queryset is None:
             return None
-        return matching_models(queryset, q).prefetch_related("data_sources")
+        return matching_models(queryset, q)
+
+    def rows(self, results):
+        return results.prefetch_related("data_sources")
 
     def facet_counts(self, results, chosen):
         return [
             _facet(results, "namespace__path", "namespace", chosen),
             _facet(results, "owner", "owner", chosen),
-            _facet(results, "data_sources__type", "data_source_type", chosen),
+            _facet(results, "data_sources__type", "data_source_type", chosen, many=True),
         ]
 
     def csv_row(self, model):
@@ -161,6 +172,14 @@ def matching_models(queryset, q):
     in_namespace = Q(namespace__in=Namespace.objects.filter(
         fulltext.every_word_in(q, ["path"])).values("pk"))
     return fulltext.matches(queryset, q, MODEL_TEXT, also=[in_namespace])
+
+
+def named_models(q, lookup="catalog_model"):
+    """Q: the row belongs to a model whose name holds every word of `q`. (Versions and
+    deployments match their model by name only: its description and namespace would list
+    too much, and the namespace facet narrows by namespace.)"""
+    models = fulltext.matches(CatalogModel.objects.all(), q, MODEL_NAME_TEXT)
+    return Q(**{f"{lookup}__in": models.values("pk")})
 
 
 class VersionKind(Kind):
@@ -181,9 +200,7 @@ class VersionKind(Kind):
         if before:
             queryset = queryset.filter(create_at__lte=before)
         if fulltext.words(q):
-            of_models = Q(catalog_model__in=matching_models(CatalogModel.objects.all(), q)
-                          .values("pk"))
-            queryset = fulltext.matches(queryset, q, VERSION_TEXT, also=[of_models])
+            queryset = fulltext.matches(queryset, q, VERSION_TEXT, also=[named_models(q)])
         return queryset.order_by("-create_at", "-pk")
 
     def facet_counts(self, results, chosen):
@@ -214,8 +231,14 @@ class DataSourceKind(Kind):
         }, queryset=queryset))
         if queryset is None:
             return None
-        return fulltext.matches(queryset, q, DATA_SOURCE_TEXT).annotate(
-            model_count=Count("models")).order_by("name")
+        return fulltext.matches(queryset, q, DATA_SOURCE_TEXT)
+
+    def rows(self, results):
+        # A subquery per listed row, rather than counting every source's models.
+        links = (ModelDataSource.objects.filter(data_source=OuterRef("pk")).order_by()
+                 .values("data_source").annotate(count=Count("pk")).values("count"))
+        return results.annotate(
+            model_count=Coalesce(Subquery(links), 0)).order_by("name")
 
     def facet_counts(self, results, chosen):
         return [
@@ -278,13 +301,16 @@ def search(user, form, page_number=1):
         results = kind.results(q, chosen, data["since"], data["until"])
         if results is None:
             continue
+        count = _count(results)
         if data["kind"]:
-            page = Paginator(results, PAGE_SIZE).get_page(page_number)
-            groups.append({"kind": kind, "count": page.paginator.count, "rows": page})
+            paginator = Paginator(kind.rows(results), PAGE_SIZE)
+            paginator.count = count  # counted on the plain results: cheaper
+            page = paginator.get_page(page_number)
+            groups.append({"kind": kind, "count": count, "rows": page})
             facets = kind.facet_counts(results, chosen)
         else:
-            rows = results[:PREVIEW_SIZE]
-            groups.append({"kind": kind, "count": _count(results), "rows": rows})
+            groups.append({"kind": kind, "count": count,
+                           "rows": kind.rows(results)[:PREVIEW_SIZE]})
             if kind.key == "models":
                 facets = kind.facet_counts(results, chosen)
     return {"groups": groups, "facets": facets, "page": page,
@@ -304,7 +330,7 @@ def export_rows(user, form):
         if results is None:
             continue
         if not isinstance(results, list):
-            # One query per kind: prefetches would add one per chunk.
-            results = results.prefetch_related(None).iterator(chunk_size=2000)
+            # One query per kind, streamed.
+            results = results.iterator(chunk_size=2000)
         for row in results:
             yield {"kind": kind.key, **kind.csv_row(row)}

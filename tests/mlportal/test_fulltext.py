@@ -13,6 +13,7 @@ from registry.models import ModelVersion
                     reason="GIN indexes exist on PostgreSQL only")
 @pytest.mark.parametrize(("model", "fields", "index"), [
     (CatalogModel, search.MODEL_TEXT, "catalog_model_search"),
+    (CatalogModel, search.MODEL_NAME_TEXT, "catalog_model_name_search"),
     (DataSource, search.DATA_SOURCE_TEXT, "data_source_search"),
     (ModelVersion, search.VERSION_TEXT, "model_version_search"),
 ])

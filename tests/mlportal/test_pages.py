@@ -175,6 +175,16 @@ def test_facets_count_and_narrow(reader_client, catalog):
     assert shown(within, "data_sources") is None  # data sources live in no namespace
 
 
+def test_data_sources_list_how_many_models_they_feed_with_type_facets(reader_client, catalog):
+    response = reader_client.get(SEARCH, {"kind": "data_sources"})
+
+    rows = {source.name: source.model_count for source in response.context["groups"][0]["rows"]}
+    assert rows == {"claim history datawarehouse": 2, "crm": 1, "more data source": 1,
+                    "policy events": 1}
+    types = {v["value"]: v["count"] for v in response.context["facets"][0]["values"]}
+    assert types == {"kafka": 1, "postgres": 1, "snowflake": 1}
+
+
 def test_status_facet_narrows_versions(reader_client, catalog):
     response = reader_client.get(SEARCH, {"status": "deprecated"})
 

@@ -1,9 +1,13 @@
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import Count
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
 
-from catalog.models import CatalogModel, DataSource, ModelDataSource, Namespace
+from catalog.git import GitError
+from catalog.models import CatalogModel, CatalogSource, DataSource, ModelDataSource, Namespace
 from catalog.services import ensure_namespace
+from catalog.sync import sync_catalog_source
 from mlportal.admin import PortalModelAdmin
 from mlportal.secrets import mask, merge_masked
 
@@ -94,6 +98,51 @@ class DataSourceInline(admin.TabularInline):
     verbose_name = "data source"
     verbose_name_plural = "data sources"
 
+    # Read-only when the model's card in Git lists its data sources.
+    def has_add_permission(self, request, obj=None):
+        return super().has_add_permission(request, obj) and not _managed(obj, "data_sources")
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and not _managed(obj, "data_sources")
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and not _managed(obj, "data_sources")
+
+
+def _managed(model, field):
+    return isinstance(model, CatalogModel) and model.managed_in_git(field)
+
+
+# Document fields (as a card names them) -> the admin form fields they cover.
+GIT_MANAGED_FORM_FIELDS = {
+    "namespace": "namespace",
+    "model_name": "model_name",
+    "description": "description",
+    "owner": "owner",
+    "url": "url",
+    "inference.input.description": "inference_input_description",
+    "inference.input.schema": "inference_input_schema",
+    "inference.output.description": "inference_output_description",
+    "inference.output.schema": "inference_output_schema",
+}
+
+
+class GitStatusFilter(admin.SimpleListFilter):
+    title = "card in Git"
+    parameter_name = "git"
+
+    def lookups(self, request, model_admin):
+        return [("in", "in Git"), ("gone", "no longer in Git"), ("never", "not from Git")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "in":
+            return queryset.filter(in_git=True)
+        if self.value() == "gone":
+            return queryset.filter(in_git=False).exclude(git_repository="")
+        if self.value() == "never":
+            return queryset.filter(git_repository="")
+        return queryset
+
 
 class OwnerFilter(admin.SimpleListFilter):
     title = "owner"
@@ -112,13 +161,14 @@ class OwnerFilter(admin.SimpleListFilter):
 
 @admin.register(CatalogModel)
 class CatalogModelAdmin(PortalModelAdmin):
-    list_display = ["model_name", "namespace", "owner", "data_source_names", "update_at"]
+    list_display = ["model_name", "namespace", "owner", "data_source_names", "git_status",
+                    "update_at"]
     list_select_related = ["namespace"]
-    list_filter = ["namespace", OwnerFilter, "data_sources__type"]
+    list_filter = ["namespace", OwnerFilter, "data_sources__type", GitStatusFilter]
     search_fields = ["namespace__path", "model_name", "owner", "data_sources__name"]
     autocomplete_fields = ["namespace"]
     inlines = [DataSourceInline]
-    readonly_fields = ["create_at", "update_at"]
+    readonly_fields = ["create_at", "update_at", "card_in_git", "model_card_display"]
     fieldsets = [
         (None, {"fields": ["namespace", "model_name", "description", "owner", "url"]}),
         ("Inference input", {"fields": ["inference_input_description", "inference_input_schema"]}),
@@ -130,6 +180,135 @@ class CatalogModelAdmin(PortalModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("data_sources")
 
+    def get_fieldsets(self, request, obj=None):
+        if obj is None or not obj.git_repository:
+            return self.fieldsets
+        return [("Model card in Git", {"fields": ["card_in_git", "model_card_display"]}),
+                *self.fieldsets]
+
+    def get_readonly_fields(self, request, obj=None):
+        managed = [form_field for field, form_field in GIT_MANAGED_FORM_FIELDS.items()
+                   if obj is not None and obj.managed_in_git(field)]
+        return [*self.readonly_fields, *managed]
+
+    @admin.display(description="card in Git")
+    def git_status(self, model):
+        if model.in_git:
+            return model.git_path
+        return "no longer in Git" if model.git_repository else "—"
+
+    @admin.display(description="source")
+    def card_in_git(self, model):
+        status = (
+            "In Git: the fields this card sets are read-only here; change them in Git."
+            if model.in_git else
+            "No longer in Git: the card was removed; every field is editable here again."
+        )
+        managed = ", ".join(model.git_managed_fields) if model.in_git else ""
+        return format_html(
+            "<strong>{}</strong><br>{} in {} (commit {})<br>{}", status, model.git_path,
+            model.git_repository, model.git_commit[:12],
+            f"Fields set by the card: {managed}" if managed else "",
+        )
+
+    @admin.display(description="model card")
+    def model_card_display(self, model):
+        return model.model_card_html() if model.model_card else "—"
+
     @admin.display(description="data sources")
     def data_source_names(self, model):
         return ", ".join(source.name for source in model.data_sources.all())
+
+
+class CatalogSourceForm(forms.ModelForm):
+    """The webhook secret is write-only: never rendered, kept when left empty."""
+
+    webhook_secret = forms.CharField(
+        required=False, strip=True, widget=forms.PasswordInput(render_value=False),
+        help_text="Shared secret of the push webhook (HMAC-SHA256). Never shown; leave empty "
+        "to keep the current one.",
+    )
+    remove_webhook_secret = forms.BooleanField(
+        required=False, help_text="Remove the secret, which disables the webhook.")
+
+    class Meta:
+        model = CatalogSource
+        fields = ["repository", "ref", "subdirectory", "webhook_secret"]
+
+    def clean_webhook_secret(self):
+        return self.cleaned_data["webhook_secret"] or self.instance.webhook_secret
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("remove_webhook_secret"):
+            cleaned["webhook_secret"] = ""
+        return cleaned
+
+
+@admin.register(CatalogSource)
+class CatalogSourceAdmin(PortalModelAdmin):
+    form = CatalogSourceForm
+    list_display = ["__str__", "commit", "last_synced_at", "result_summary"]
+    search_fields = ["repository", "subdirectory"]
+    readonly_fields = ["has_webhook_secret", "webhook_url", "last_synced_commit",
+                       "last_synced_at", "last_result_display", "create_at", "update_at"]
+    fieldsets = [
+        (None, {"fields": ["repository", "ref", "subdirectory"]}),
+        ("Push webhook", {"fields": ["webhook_url", "has_webhook_secret", "webhook_secret",
+                                     "remove_webhook_secret"]}),
+        ("Last sync", {"fields": ["last_synced_commit", "last_synced_at",
+                                  "last_result_display"]}),
+        ("History", {"fields": ["create_at", "update_at"]}),
+    ]
+    actions = ["sync_now"]
+
+    @admin.display(description="commit", ordering="last_synced_commit")
+    def commit(self, source):
+        return source.last_synced_commit[:12]
+
+    @admin.display(description="webhook secret set", boolean=True)
+    def has_webhook_secret(self, source):
+        return bool(source.webhook_secret)
+
+    @admin.display(description="webhook URL")
+    def webhook_url(self, source):
+        if source.pk is None:
+            return "Shown once the source is saved."
+        return format_html("<code>{}</code> on this portal's address (content type "
+                           "application/json, push events)",
+                           reverse("catalogsource-webhook", args=[source.pk]))
+
+    @admin.display(description="last result")
+    def result_summary(self, source):
+        result = source.last_result or {}
+        if "error" in result:
+            return result["error"]
+        counts = result.get("counts")
+        if not counts:
+            return "—"
+        return ", ".join(f"{count} {name}" for name, count in counts.items())
+
+    @admin.display(description="last result")
+    def last_result_display(self, source):
+        failures = (source.last_result or {}).get("failed") or []
+        return format_html(
+            "{}{}", self.result_summary(source),
+            format_html("<ul>{}</ul>", format_html_join(
+                "", "<li>{}: {}</li>", ((f["path"], f["reason"]) for f in failures)))
+            if failures else "",
+        )
+
+    @admin.action(description="Sync now from Git", permissions=["change"])
+    def sync_now(self, request, queryset):
+        for source in queryset:
+            try:
+                report = sync_catalog_source(source, user=request.user)
+            except GitError as exc:
+                self.message_user(request, f"{source}: cannot read the repository: {exc}",
+                                  messages.ERROR)
+                continue
+            level = messages.SUCCESS if report.ok else messages.WARNING
+            failures = "; ".join(f"{f['path']}: {f['reason']}" for f in report.failed)
+            self.message_user(
+                request, f"{source} at {report.commit[:12]}: {report.summary()}."
+                + (f" Failed: {failures}" if failures else ""), level)

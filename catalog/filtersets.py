@@ -1,7 +1,7 @@
 import django_filters
 from django.db.models import Q
 
-from catalog.models import CatalogModel, DataSource, Namespace
+from catalog.models import CatalogModel, CatalogSource, DataSource, Namespace
 
 
 def within_namespace(prefix, path):
@@ -35,6 +35,8 @@ class CatalogModelFilterSet(django_filters.FilterSet):
     owner = django_filters.CharFilter(lookup_expr="iexact")
     data_source = django_filters.CharFilter(field_name="data_sources__name", distinct=True)
     data_source_type = django_filters.CharFilter(field_name="data_sources__type", distinct=True)
+    in_git = django_filters.BooleanFilter(label="Card in Git")
+    git_repository = django_filters.CharFilter(label="Git repository of the card")
     q = django_filters.CharFilter(method="search", label="Search")
     create_at = django_filters.IsoDateTimeFromToRangeFilter()
     update_at = django_filters.IsoDateTimeFromToRangeFilter()
@@ -75,3 +77,20 @@ class DataSourceFilterSet(django_filters.FilterSet):
         return queryset.filter(
             Q(name__icontains=value) | Q(description__icontains=value) | Q(owner__icontains=value)
         )
+
+
+class CatalogSourceFilterSet(django_filters.FilterSet):
+    repository = django_filters.CharFilter()
+    ref = django_filters.CharFilter()
+    q = django_filters.CharFilter(method="search", label="Search")
+    create_at = django_filters.IsoDateTimeFromToRangeFilter()
+    update_at = django_filters.IsoDateTimeFromToRangeFilter()
+    ordering = django_filters.OrderingFilter(
+        fields=["repository", "last_synced_at", "create_at", "update_at"])
+
+    class Meta:
+        model = CatalogSource
+        fields = []
+
+    def search(self, queryset, name, value):
+        return queryset.filter(Q(repository__icontains=value) | Q(subdirectory__icontains=value))

@@ -1,14 +1,23 @@
+import hashlib
+import hmac
+
+import markdown
+import nh3
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.urls import reverse
+from django.utils.safestring import mark_safe
 
 from catalog.validators import (
     validate_http_url,
     validate_json_schema,
     validate_model_name,
     validate_namespace_path,
+    validate_ref,
+    validate_repository,
+    validate_subdirectory,
 )
-from mlportal.fields import EncryptedJSONField
+from mlportal.fields import EncryptedJSONField, EncryptedTextField
 from mlportal.secrets import mask
 
 
@@ -108,6 +117,24 @@ class CatalogModel(models.Model):
     inference_output_schema = models.JSONField(
         default=dict, blank=True, validators=[validate_json_schema]
     )
+    # Where the model's card is kept in Git (set by sync_catalog only; see catalog.services).
+    git_repository = models.CharField("Git repository", max_length=500, blank=True,
+                                      editable=False)
+    git_path = models.CharField("file in Git", max_length=1000, blank=True, editable=False)
+    git_commit = models.CharField(
+        "commit", max_length=64, blank=True, editable=False,
+        help_text="The commit whose version of the card was last applied.",
+    )
+    in_git = models.BooleanField(
+        "in Git", default=False, editable=False, db_index=True,
+        help_text="Off for a model whose card was removed from Git (or that never had one).",
+    )
+    git_managed_fields = models.JSONField(
+        default=list, blank=True, editable=False,
+        help_text="Document fields the card sets; read-only in the portal while in Git.",
+    )
+    model_card = models.TextField(
+        blank=True, editable=False, help_text="The card's Markdown body, from Git.")
     create_at = models.DateTimeField(auto_now_add=True)
     update_at = models.DateTimeField(auto_now=True)
 
@@ -138,6 +165,8 @@ class CatalogModel(models.Model):
             if self.pk
             else [],
             "inference": self.inference,
+            "source": self.git_source,
+            "model_card": self.model_card,
         }
 
     @property
@@ -151,6 +180,126 @@ class CatalogModel(models.Model):
                 "description": self.inference_output_description,
                 "schema": self.inference_output_schema,
             },
+        }
+
+    @property
+    def git_source(self):
+        """Where the card is in Git: {repository, path, commit, in_git}; None if never from Git."""
+        if not self.git_repository:
+            return None
+        return {"repository": self.git_repository, "path": self.git_path,
+                "commit": self.git_commit, "in_git": self.in_git}
+
+    @property
+    def git_status(self):
+        if not self.git_repository:
+            return ""
+        return "in Git" if self.in_git else "no longer in Git"
+
+    def model_card_html(self):
+        """The model card as HTML, sanitized (no scripts, styles or javascript: links)."""
+        html = markdown.markdown(self.model_card, extensions=["extra", "sane_lists"])
+        return mark_safe(nh3.clean(html))  # safe: nh3 has just sanitized it
+
+    def managed_in_git(self, field):
+        """Is document `field` ("owner", "inference.input.schema", ...) set by a card in Git?"""
+        return self.in_git and field in self.git_managed_fields
+
+    def document_changes(self, *, namespace=None, data_sources=None, inference=None, **fields):
+        """Names of the document fields that saving these parts (as save_catalog_model takes
+        them) would change; inference parts are named "inference.input.schema"."""
+        changed = []
+        if namespace is not None and namespace != self.namespace.path:
+            changed.append("namespace")
+        changed += [name for name, value in fields.items() if getattr(self, name) != value]
+        if data_sources is not None:
+            linked = sorted(source.name for source in self.data_sources.all())
+            if sorted(document["name"] for document in data_sources) != linked:
+                changed.append("data_sources")
+        for direction, part in (inference or {}).items():
+            changed += [
+                f"inference.{direction}.{key}" for key, value in part.items()
+                if getattr(self, f"inference_{direction}_{key}") != value
+            ]
+        return changed
+
+    def refuse_changes_managed_in_git(self, changed):
+        """Raise a ValidationError for the `changed` document fields a card in Git sets."""
+        errors = {}
+        for field in changed:
+            if self.managed_in_git(field):
+                errors.setdefault(field.split(".")[0], []).append(ValidationError(
+                    f"{field} is managed in Git: change it in {self.git_path} "
+                    f"({self.git_repository}).", code="managed_in_git"))
+        if errors:
+            raise ValidationError(errors)
+
+
+class CatalogSource(models.Model):
+    """A Git repository (at a ref, in a subdirectory) whose catalog documents are loaded
+    into the catalog by sync_catalog, on demand or on a push webhook."""
+
+    audited = True
+
+    repository = models.CharField(
+        max_length=500, validators=[validate_repository],
+        help_text="URL git can fetch (https://, ssh://, git@host:org/repo.git) or a path on "
+        "the server. No credentials in it.",
+    )
+    ref = models.CharField(
+        max_length=200, default="HEAD", validators=[validate_ref],
+        help_text="Branch, tag or commit to read; HEAD is the default branch.",
+    )
+    subdirectory = models.CharField(
+        max_length=500, blank=True, validators=[validate_subdirectory],
+        help_text="Folder of the catalog documents; empty for the whole repository.",
+    )
+    webhook_secret = EncryptedTextField(
+        blank=True, help_text="Shared secret of the push webhook (HMAC-SHA256). Never shown.")
+    last_synced_commit = models.CharField(max_length=64, blank=True, editable=False)
+    last_synced_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_result = models.JSONField(default=dict, blank=True, editable=False)
+    create_at = models.DateTimeField(auto_now_add=True)
+    update_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["repository", "ref", "subdirectory"]
+        verbose_name = "catalog source"
+        constraints = [
+            models.UniqueConstraint(fields=["repository", "ref", "subdirectory"],
+                                    name="catalog_source_unique")
+        ]
+
+    def __str__(self):
+        where = f":{self.subdirectory}" if self.subdirectory else ""
+        return f"{self.repository}@{self.ref}{where}"
+
+    def clean(self):
+        self.subdirectory = self.subdirectory.strip("/")
+
+    def signature_matches(self, body, signature):
+        """Does `signature` ("sha256=<hex>", GitHub's X-Hub-Signature-256) sign `body` (bytes)
+        with this source's webhook secret? Compared in constant time."""
+        if not self.webhook_secret or not signature:
+            return False
+        digest = hmac.new(self.webhook_secret.encode(), body, hashlib.sha256).hexdigest()
+        return hmac.compare_digest(f"sha256={digest}".encode(), signature.encode())
+
+    def follows(self, pushed_ref, default_branch=None):
+        """Does a push to `pushed_ref` (such as refs/heads/main) change what this source reads?
+        HEAD follows the repository's default branch; a commit id follows nothing."""
+        ref = default_branch if self.ref == "HEAD" else self.ref
+        if not ref or not pushed_ref:
+            return True
+        return pushed_ref in {ref, f"refs/heads/{ref}", f"refs/tags/{ref}"}
+
+    def audit_data(self):
+        # Sync bookkeeping (last_*) is left out: each sync's changes are recorded on the models.
+        return {
+            "repository": self.repository,
+            "ref": self.ref,
+            "subdirectory": self.subdirectory,
+            "webhook_secret": mask({"secret": self.webhook_secret})["secret"],
         }
 
 

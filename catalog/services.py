@@ -1,9 +1,10 @@
-"""Catalog workflows. The API, the admin, the demo loader and sync_catalog call these."""
+"""Catalog workflows. The API, the admin, the demo loader and the Git sync (catalog.sync)
+call these."""
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from catalog.models import CatalogModel, DataSource, Namespace
+from catalog.models import CatalogModel, CatalogSource, DataSource, Namespace
 from catalog.validators import validate_namespace_path
 from mlportal.secrets import merge_masked
 
@@ -48,17 +49,19 @@ def _contradictions(stored, document):
     return differing
 
 
-def resolve_data_sources(documents):
+def resolve_data_sources(documents, *, stored=None):
     """Data sources for a model's `data_sources` list: linked by name, created when new.
 
     A document that contradicts the stored data source of that name is refused:
     data sources are shared, so a model's document must not silently change one.
+    `stored` (by name) saves reading them when the caller has them all at hand.
     """
     names = [document["name"] for document in documents]
     duplicates = sorted({name for name in names if names.count(name) > 1})
     if duplicates:
         raise ValidationError({"data_sources": f"Listed twice: {', '.join(duplicates)}."})
-    stored = DataSource.objects.in_bulk(names, field_name="name")
+    if stored is None:
+        stored = DataSource.objects.in_bulk(names, field_name="name")
     sources, errors = [], []
     for document in documents:
         source = stored.get(document["name"])
@@ -86,14 +89,21 @@ def resolve_data_sources(documents):
 
 @transaction.atomic
 def save_catalog_model(*, instance=None, namespace=None, data_sources=None, inference=None,
-                       **fields):
+                       git_origin=None, **fields):
     """Create or update a catalog model from its document's parts.
 
     `namespace` is a path, created on first use; `data_sources` a list of data source
     documents (None leaves the links as they are); `inference` the document's
     {"input": {...}, "output": {...}}, of which only the parts given change.
+    `git_origin` (git_* fields, in_git, model_card) comes with a write from a card in Git
+    (catalog.sync) only; any other write may not change what a card in Git sets.
     """
+    if instance is not None and instance.in_git and git_origin is None:
+        instance.refuse_changes_managed_in_git(instance.document_changes(
+            namespace=namespace, data_sources=data_sources, inference=inference, **fields))
     model = instance or CatalogModel()
+    for name, value in (git_origin or {}).items():
+        setattr(model, name, value)
     if namespace is not None:
         try:
             model.namespace = ensure_namespace(namespace)
@@ -131,5 +141,21 @@ def save_data_source(*, instance=None, **fields):
     if DataSource.objects.filter(name=source.name).exclude(pk=source.pk).exists():
         raise ValidationError({"name": ValidationError(
             f"A data source named {source.name} exists already.", code="unique")})
+    source.save()
+    return source
+
+
+@transaction.atomic
+def save_catalog_source(*, instance=None, **fields):
+    source = instance or CatalogSource()
+    for name, value in fields.items():
+        setattr(source, name, value)
+    source.full_clean(validate_unique=False, validate_constraints=False)
+    clash = CatalogSource.objects.filter(
+        repository=source.repository, ref=source.ref, subdirectory=source.subdirectory
+    ).exclude(pk=source.pk)
+    if clash.exists():
+        raise ValidationError({"repository": ValidationError(
+            f"{source} is a catalog source already.", code="unique")})
     source.save()
     return source

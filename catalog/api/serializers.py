@@ -1,7 +1,8 @@
+from django.urls import reverse
 from rest_framework import serializers
 
 from catalog import services
-from catalog.models import CatalogModel, DataSource, Namespace
+from catalog.models import CatalogModel, CatalogSource, DataSource, Namespace
 from catalog.validators import (
     validate_http_url,
     validate_json_schema,
@@ -102,6 +103,22 @@ class InferenceSerializer(serializers.Serializer):
     output = SchemaPartSerializer(required=False)
 
 
+class GitSourceSerializer(serializers.Serializer):
+    """Where a model's card is kept in Git (read-only; null for a model never in Git)."""
+
+    repository = serializers.CharField(source="git_repository")
+    path = serializers.CharField(source="git_path")
+    commit = serializers.CharField(
+        source="git_commit", help_text="The commit whose version of the card was applied.")
+    in_git = serializers.BooleanField(help_text="False once the card is removed from Git.")
+    managed_fields = serializers.ListField(
+        child=serializers.CharField(), source="git_managed_fields",
+        help_text="Document fields the card sets: read-only here while the card is in Git.")
+
+    def to_representation(self, model):
+        return super().to_representation(model) if model.git_repository else None
+
+
 class CatalogModelSerializer(ModelSerializer):
     """The user's catalog document (examples/catalog_model.json) plus id and timestamps."""
 
@@ -115,17 +132,26 @@ class CatalogModelSerializer(ModelSerializer):
     )
     data_sources = DataSourceReferenceSerializer(many=True, required=False)
     inference = InferenceSerializer(required=False)
+    source = GitSourceSerializer(source="*", read_only=True)
 
     class Meta:
         model = CatalogModel
         fields = [
             "id", "namespace", "model_name", "description", "owner", "url", "data_sources",
-            "inference", "create_at", "update_at",
+            "inference", "source", "model_card", "create_at", "update_at",
         ]
+        read_only_fields = ["model_card"]
+
+    @staticmethod
+    def service_arguments(validated_data):
+        """The validated document as save_catalog_model takes it (namespace as a path)."""
+        arguments = dict(validated_data)
+        arguments["namespace"] = arguments.pop("namespace", {}).get("path")
+        return arguments
 
     def _save(self, instance, validated_data):
-        namespace = validated_data.pop("namespace", {}).get("path")
-        return services.save_catalog_model(instance=instance, namespace=namespace, **validated_data)
+        return services.save_catalog_model(
+            instance=instance, **self.service_arguments(validated_data))
 
     def create(self, validated_data):
         return self._save(None, validated_data)
@@ -137,3 +163,39 @@ class CatalogModelSerializer(ModelSerializer):
 class ValidateInputSerializer(serializers.Serializer):
     valid = serializers.BooleanField()
     errors = serializers.ListField(child=serializers.DictField())
+
+
+class CatalogSourceSerializer(ModelSerializer):
+    """A Git repository whose catalog documents are loaded into the catalog."""
+
+    webhook_secret = serializers.CharField(
+        write_only=True, required=False, allow_blank=True, max_length=500,
+        help_text="Shared secret of the push webhook; never returned. Empty disables the "
+        "webhook; leave it out to keep the current one.",
+    )
+    has_webhook_secret = serializers.SerializerMethodField()
+    webhook_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = CatalogSource
+        fields = [
+            "id", "repository", "ref", "subdirectory", "webhook_secret", "has_webhook_secret",
+            "webhook_url", "last_synced_commit", "last_synced_at", "last_result", "create_at",
+            "update_at",
+        ]
+        read_only_fields = ["last_synced_commit", "last_synced_at", "last_result"]
+        validators = []  # uniqueness is checked by the service, as a 409
+
+    def get_has_webhook_secret(self, source) -> bool:
+        return bool(source.webhook_secret)
+
+    def get_webhook_url(self, source) -> str:
+        path = reverse("catalogsource-webhook", args=[source.pk])
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request is not None else path
+
+    def create(self, validated_data):
+        return services.save_catalog_source(**validated_data)
+
+    def update(self, instance, validated_data):
+        return services.save_catalog_source(instance=instance, **validated_data)

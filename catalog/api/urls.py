@@ -6,5 +6,6 @@ router = SimpleRouter()
 router.register("namespaces", views.NamespaceViewSet)
 router.register("models", views.CatalogModelViewSet)
 router.register("data-sources", views.DataSourceViewSet)
+router.register("catalog-sources", views.CatalogSourceViewSet)
 
 urlpatterns = router.urls

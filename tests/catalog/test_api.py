@@ -11,7 +11,8 @@ NAMESPACES = "/api/v1/namespaces/"
 
 
 def without_server_fields(document):
-    return {k: v for k, v in document.items() if k not in {"id", "create_at", "update_at"}}
+    server_fields = {"id", "source", "model_card", "create_at", "update_at"}
+    return {k: v for k, v in document.items() if k not in server_fields}
 
 
 def test_posting_the_example_document_returns_it_as_it_is(admin_api, example):

@@ -247,6 +247,19 @@ def test_the_model_page_by_natural_key(reader_client, catalog):
     assert "The change history is shown to auditors." in page
 
 
+def test_the_model_page_shows_the_model_card_sanitized(reader_client, catalog):
+    catalog.model_card = "# Intended use\n\nTriage of *claims*.\n\n<script>alert(1)</script>"
+    catalog.git_repository, catalog.git_path = "https://git.example.com/cards", "doc.md"
+    catalog.in_git = True
+    catalog.save()
+
+    page = reader_client.get(DOC_MODEL).content.decode()
+
+    assert "<h1>Intended use</h1>" in page and "<em>claims</em>" in page
+    assert "<script>alert(1)</script>" not in page
+    assert "in Git: <code>doc.md</code> in https://git.example.com/cards" in page
+
+
 def test_a_model_name_with_dots_and_a_deep_namespace(reader_client, catalog):
     response = reader_client.get("/models/xyz_bank/cards/churn.v2/")
 

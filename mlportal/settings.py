@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from boto3.s3.transfer import TransferConfig
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -119,7 +120,15 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "media"))
 MEDIA_URL = "media/"
 
+# Uploads larger than this are spooled to a temporary file while the request is read, so an
+# artifact upload never sits whole in memory (the registry streams it on to the storage).
+FILE_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+
 ARTIFACT_STORAGE = os.environ.get("ARTIFACT_STORAGE", "local")
+# Uploads reach S3 through a non-seekable reader that hashes as it goes; boto3 buffers such a
+# stream part by part: at most 4 parts of 8 MB in memory, sent 4 at a time.
+ARTIFACT_TRANSFER_CONFIG = TransferConfig(multipart_chunksize=8 * 1024 * 1024, max_concurrency=4)
+ARTIFACT_TRANSFER_CONFIG.max_in_memory_upload_chunks = 4
 if ARTIFACT_STORAGE == "s3":
     ARTIFACTS_BACKEND = {
         "BACKEND": "storages.backends.s3.S3Storage",
@@ -132,6 +141,7 @@ if ARTIFACT_STORAGE == "s3":
             "file_overwrite": False,
             "default_acl": None,
             "querystring_expire": 300,
+            "transfer_config": ARTIFACT_TRANSFER_CONFIG,
         },
     }
 elif ARTIFACT_STORAGE == "local":

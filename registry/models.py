@@ -1,13 +1,24 @@
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
 from catalog.models import CatalogModel
 from registry.choices import VersionStatus
+from registry.validators import (
+    validate_alias_name,
+    validate_artifact_name,
+    validate_link_uri,
+    validate_tag_key,
+)
 
 
 class ModelVersion(models.Model):
-    """A trained version of a catalog model, numbered 1, 2, 3, ... per model by the server."""
+    """A trained version of a catalog model, numbered 1, 2, 3, ... per model by the server.
+
+    Never deleted (nothing references it through CASCADE, and no page or endpoint deletes
+    it): a version that should no longer be used is marked deprecated.
+    """
 
     audited = True
     namespace_lookup = "catalog_model__namespace__path"
@@ -41,3 +52,135 @@ class ModelVersion(models.Model):
 
     def __str__(self):
         return f"{self.catalog_model} v{self.model_version}"
+
+    def audit_data(self):
+        return {
+            "model": str(self.catalog_model),
+            "model_version": self.model_version,
+            "description": self.description,
+            "status": self.status,
+            "created_by": self.created_by,
+            "registered_by": self.registered_by.get_username() if self.registered_by else None,
+            "create_at": self.create_at,
+        }
+
+
+class Artifact(models.Model):
+    """A file of a version: uploaded through the portal (size and sha256 known, stored under
+    `storage_key` in the artifact storage) or linked to an object that exists elsewhere.
+
+    Never replaced or removed: the name is unique per version and no page or endpoint
+    changes or deletes an artifact.
+    """
+
+    audited = True
+    namespace_lookup = "version__catalog_model__namespace__path"
+
+    version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="artifacts")
+    name = models.CharField(max_length=100, validators=[validate_artifact_name])
+    uri = models.CharField(max_length=2000)
+    storage_key = models.CharField(
+        max_length=1024, blank=True, editable=False,
+        help_text="Key in the portal's artifact storage; empty for a link.",
+    )
+    size = models.PositiveBigIntegerField(null=True, blank=True, help_text="Bytes (uploads).")
+    sha256 = models.CharField(max_length=64, blank=True, help_text="Hex digest (uploads).")
+    registered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+", editable=False,
+    )
+    create_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["version", "id"]  # the order they were given in
+        constraints = [
+            models.UniqueConstraint(
+                fields=["version", "name"], name="registry_artifact_unique_name"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.version} {self.name}"
+
+    @property
+    def is_stored(self):
+        """Uploaded through the portal (as opposed to linked)."""
+        return bool(self.storage_key)
+
+    def clean(self):
+        if not self.is_stored:
+            try:
+                validate_link_uri(self.uri)
+            except ValidationError as exc:
+                raise ValidationError({"uri": exc.messages}) from exc
+
+    def audit_data(self):
+        return {
+            "version": str(self.version),
+            "name": self.name,
+            "uri": self.uri,
+            "size": self.size,
+            "sha256": self.sha256,
+            "create_at": self.create_at,
+        }
+
+
+class Alias(models.Model):
+    """A name such as `champion` that points at one version of a model at a time."""
+
+    audited = True
+    namespace_lookup = "catalog_model__namespace__path"
+
+    catalog_model = models.ForeignKey(
+        CatalogModel, on_delete=models.PROTECT, related_name="aliases"
+    )
+    name = models.CharField(max_length=50, validators=[validate_alias_name])
+    version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="aliases")
+    create_at = models.DateTimeField(auto_now_add=True)
+    update_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["catalog_model", "name"]
+        verbose_name_plural = "aliases"
+        constraints = [
+            models.UniqueConstraint(fields=["catalog_model", "name"], name="registry_alias_unique")
+        ]
+
+    def __str__(self):
+        return f"{self.catalog_model}@{self.name}"
+
+    def clean(self):
+        if self.version_id and self.catalog_model_id and (
+            self.version.catalog_model_id != self.catalog_model_id
+        ):
+            raise ValidationError({"version": "The version is not a version of this model."})
+
+    def audit_data(self):
+        return {
+            "model": str(self.catalog_model),
+            "name": self.name,
+            "model_version": self.version.model_version,
+        }
+
+
+class Tag(models.Model):
+    """A key/value label on a version, such as framework=sklearn."""
+
+    audited = True
+    namespace_lookup = "version__catalog_model__namespace__path"
+
+    version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="tags")
+    key = models.CharField(max_length=100, validators=[validate_tag_key])
+    value = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["version", "key"]
+        constraints = [
+            models.UniqueConstraint(fields=["version", "key"], name="registry_tag_unique_key")
+        ]
+
+    def __str__(self):
+        return f"{self.key}={self.value}"
+
+    def audit_data(self):
+        return {"version": str(self.version), "key": self.key, "value": self.value}

@@ -1,5 +1,7 @@
 import copy
 import json
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -112,3 +114,22 @@ def admin_api(client_for, superuser):
 @pytest.fixture
 def reader_api(client_for, reader):
     return client_for(reader)
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
+    """On SQLite, test in a database file rather than in memory: threads of a transactional
+    test then reach it through connections of their own and queue on SQLite's write lock, as
+    processes do in production (in memory they share one cache, where a second writer fails
+    at once instead of waiting). The file lives in memory too (/dev/shm) where there is one."""
+    from django.db import connections
+
+    database = connections["default"].settings_dict
+    if database["ENGINE"] != "django.db.backends.sqlite3" or database["TEST"]["NAME"]:
+        yield
+        return
+    shm = Path("/dev/shm")
+    directory = tempfile.mkdtemp(prefix="mlportal-tests-", dir=shm if shm.is_dir() else None)
+    database["TEST"]["NAME"] = str(Path(directory) / "test.sqlite3")
+    yield
+    shutil.rmtree(directory, ignore_errors=True)

@@ -9,5 +9,6 @@ router.register("changes", views.ObjectChangeViewSet)
 urlpatterns = [
     path("auth/token/", views.ObtainTokenView.as_view(), name="api-token"),
     path("", include("catalog.api.urls")),
+    path("", include("registry.api.urls")),
     *router.urls,
 ]

@@ -186,9 +186,11 @@ def test_a_command_records_its_changes_as_one_group(capsys):
     call_command("load_demo")
 
     changes = ObjectChange.objects.exclude(content_type__model="token")
-    assert changes.filter(content_type__model="catalogmodel", action="create").count() == 5
+    created = changes.filter(content_type__model="catalogmodel", action="create")
+    assert created.count() == 5
     assert {(c.source, c.principal) for c in changes} == {("command", "load_demo")}
-    assert len({c.request_id for c in changes}) == 1
+    assert len({c.request_id for c in created}) == 1
+    assert None not in {c.request_id for c in changes}
 
 
 # --- what is recorded ----------------------------------------------------------------------

@@ -3,17 +3,22 @@
 Idempotent: run it again and it leaves what exists, then resets the demo admin's password.
 """
 
+import io
 import json
 import secrets
+import tarfile
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils.dateparse import parse_datetime
 
 from catalog.models import CatalogModel
 from catalog.services import save_catalog_model
 from mlportal.audit import change_context
+from registry import services as registry
+from registry.models import Artifact, ModelVersion
 
 EXAMPLES = settings.BASE_DIR / "examples"
 
@@ -62,6 +67,73 @@ MORE_MODELS = [
     },
 ]
 
+PIPELINE = "arn:aws:iam::123456789012:role/training-pipeline"
+CLAIM_MODEL = {"namespace": "/abc_corp/claim", "model_name": "doc_classification"}
+# Version 1 of doc_classification is the user's example document (examples/model_version.json).
+MORE_VERSIONS = [
+    {**CLAIM_MODEL, "model_version": 2, "create_at": "2023-03-01T00:00:00.000Z",
+     "description": "Retrained on the claims of 2022 Q4.", "created_by": PIPELINE,
+     "artifacts": [
+         {"name": "trained", "uri": "s3://abc_corp/claim/doc_classification/trained/2.tar.gz"},
+         {"name": "static_data",
+          "uri": "s3://abc_corp/claim/doc_classification/static_data/2.tar.gz"}],
+     "tags": {"framework": "sklearn", "dataset": "claims-2022q4"}},
+    {**CLAIM_MODEL, "model_version": 3, "create_at": "2023-06-01T00:00:00.000Z",
+     "description": "Adds handwritten letters; trained artifact uploaded through the portal.",
+     "created_by": PIPELINE, "tags": {"framework": "sklearn", "dataset": "claims-2023q1"}},
+    {"namespace": "/abc_corp/claim", "model_name": "fraud_scoring", "model_version": 1,
+     "create_at": "2023-02-01T00:00:00.000Z", "description": "First gradient-boosted model.",
+     "created_by": PIPELINE, "tags": {"framework": "xgboost"},
+     "artifacts": [{"name": "trained", "uri": "gs://abc-models/fraud_scoring/1/model.json"}]},
+    {"namespace": "/abc_corp/claim", "model_name": "fraud_scoring", "model_version": 2,
+     "create_at": "2023-05-01T00:00:00.000Z", "description": "Adds policy events.",
+     "created_by": PIPELINE, "tags": {"framework": "xgboost"},
+     "artifacts": [{"name": "trained", "uri": "gs://abc-models/fraud_scoring/2/model.json"}]},
+    {"namespace": "/abc_corp/underwriting", "model_name": "risk_pricing", "model_version": 1,
+     "create_at": "2023-04-15T00:00:00.000Z", "description": "GLM baseline.",
+     "created_by": "carol@example.com",
+     "artifacts": [{"name": "trained", "uri": "https://models.abc.corp.com/risk_pricing/1.onnx"}]},
+]
+ALIASES = [(CLAIM_MODEL, 3, "champion"), (CLAIM_MODEL, 2, "challenger"),
+           ({"namespace": "/abc_corp/claim", "model_name": "fraud_scoring"}, 2, "champion")]
+DEPRECATED = [({"namespace": "/abc_corp/claim", "model_name": "fraud_scoring"}, 1)]
+# Uploaded (not linked) after the rest is committed: uploads run outside transactions.
+UPLOADS = [(CLAIM_MODEL, 3, "trained", "model.tar.gz")]
+
+
+def demo_archive():
+    """A small tar.gz standing in for a trained model."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        readme = b"doc_classification v3: a stand-in for the trained model.\n"
+        info = tarfile.TarInfo("README.txt")
+        info.size = len(readme)
+        archive.addfile(info, io.BytesIO(readme))
+    buffer.seek(0)
+    return buffer
+
+
+def load_versions():
+    created = 0
+    documents = [json.loads((EXAMPLES / "model_version.json").read_text()), *MORE_VERSIONS]
+    for document in documents:
+        exists = ModelVersion.objects.filter(
+            catalog_model__namespace__path=document["namespace"],
+            catalog_model__model_name=document["model_name"],
+            model_version=document["model_version"],
+        ).exists()
+        if not exists:
+            registry.register_version(
+                **document | {"create_at": parse_datetime(document["create_at"])})
+            created += 1
+    for model, number, alias in ALIASES:
+        version = registry.find_version(**model, model_version=number)
+        if not version.aliases.filter(name=alias).exists():
+            registry.set_alias(version=version, name=alias)
+    for model, number in DEPRECATED:
+        registry.deprecate_version(version=registry.find_version(**model, model_version=number))
+    return created
+
 
 class Command(BaseCommand):
     help = "Load demo data and (re)create the demo admin user, printing its credentials."
@@ -80,6 +152,7 @@ class Command(BaseCommand):
                 if not exists:
                     save_catalog_model(**document)
                     created += 1
+            versions = load_versions()
             password = secrets.token_urlsafe(12)
             user, _ = get_user_model().objects.get_or_create(
                 username=username, defaults={"email": f"{username}@example.com"}
@@ -87,7 +160,25 @@ class Command(BaseCommand):
             user.is_staff = user.is_superuser = True
             user.set_password(password)
             user.save()
-        self.stdout.write(f"Demo data: {created} catalog models created.")
+        with change_context(source="command", principal="load_demo"):
+            uploaded = self.upload_artifacts()
+        self.stdout.write(f"Demo data: {created} catalog models, {versions} versions and "
+                          f"{uploaded} uploaded artifacts created.")
         self.stdout.write(self.style.SUCCESS(
             f"Sign in at http://127.0.0.1:8000/admin/ as {username} / {password}"
         ))
+
+    def upload_artifacts(self):
+        uploaded = 0
+        for model, number, name, filename in UPLOADS:
+            version = registry.find_version(**model, model_version=number)
+            if Artifact.objects.filter(version=version, name=name).exists():
+                continue
+            try:
+                registry.upload_artifact(version=version, name=name, file=demo_archive(),
+                                         filename=filename)
+            except registry.ArtifactStoreError as exc:
+                self.stderr.write(f"Not uploaded: {version} {name}: {exc}")
+                continue
+            uploaded += 1
+        return uploaded

@@ -1,0 +1,273 @@
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Count
+from django.http import Http404
+from django.shortcuts import redirect
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from mlportal import access
+from mlportal.admin import PortalModelAdmin
+from registry import services
+from registry.models import Alias, Artifact, ModelVersion, Tag
+from registry.validators import validate_alias_name, validate_artifact_name
+
+
+def download_link(artifact):
+    if not artifact.is_stored:
+        return "—"
+    url = reverse("artifact-download", kwargs={"version_pk": artifact.version_id,
+                                               "name": artifact.name})
+    return format_html('<a href="{}">download</a>', url)
+
+
+class ArtifactInline(admin.TabularInline):
+    """Artifacts are never changed or removed: shown read-only; upload with the form below."""
+
+    model = Artifact
+    extra = 0
+    can_delete = False
+    fields = ["name", "uri", "size", "sha256", "download", "create_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="download")
+    def download(self, artifact):
+        return download_link(artifact)
+
+
+class TagInline(admin.TabularInline):
+    model = Tag
+    extra = 1
+    fields = ["key", "value"]
+
+
+class ModelVersionForm(forms.ModelForm):
+    model_version = forms.IntegerField(
+        required=False, min_value=1, help_text="Empty: the next number of this model."
+    )
+
+    class Meta:
+        model = ModelVersion
+        fields = ["catalog_model", "model_version", "description", "status", "created_by",
+                  "create_at"]
+
+
+class ArtifactUploadForm(forms.Form):
+    name = forms.CharField(max_length=100, validators=[validate_artifact_name],
+                           help_text="Such as trained or static_data.")
+    file = forms.FileField()
+
+
+class AliasForm(forms.Form):
+    alias = forms.CharField(max_length=50, validators=[validate_alias_name],
+                            help_text="Such as champion; moves it here if it points elsewhere.")
+
+
+@admin.register(ModelVersion)
+class ModelVersionAdmin(PortalModelAdmin):
+    form = ModelVersionForm
+    change_form_template = "admin/registry/modelversion/change_form.html"
+    list_display = ["__str__", "status", "created_by", "registered_by", "create_at",
+                    "artifact_count", "alias_names"]
+    list_select_related = ["catalog_model__namespace", "registered_by"]
+    list_filter = ["status", "catalog_model__namespace"]
+    search_fields = ["catalog_model__namespace__path", "catalog_model__model_name",
+                     "created_by", "description"]
+    autocomplete_fields = ["catalog_model"]
+    inlines = [ArtifactInline, TagInline]
+    actions = ["deprecate"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(
+            artifact_count=Count("artifacts", distinct=True)
+        ).prefetch_related("aliases")
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["catalog_model", "model_version", "description", "created_by", "create_at"]
+        return ["catalog_model", "model_version", "description", "status", "alias_names",
+                "created_by", "registered_by", "create_at", "update_at"]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return []
+        # What was registered stays as it was.
+        return ["catalog_model", "model_version", "alias_names", "created_by", "registered_by",
+                "create_at", "update_at"]
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="artifacts", ordering="artifact_count")
+    def artifact_count(self, version):
+        return version.artifact_count
+
+    @admin.display(description="aliases")
+    def alias_names(self, version):
+        return ", ".join(sorted(alias.name for alias in version.aliases.all())) or "—"
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            services.update_version(version=obj)
+            return
+        data = form.cleaned_data
+        version = services.register_version(
+            namespace=obj.catalog_model.namespace.path,
+            model_name=obj.catalog_model.model_name,
+            model_version=data.get("model_version"),
+            description=data.get("description", ""),
+            created_by=data.get("created_by", ""),
+            create_at=data.get("create_at"),
+            user=request.user,
+        )
+        # The admin goes on with `obj` (inlines, history, redirect): make it the saved row.
+        obj.pk, obj.model_version, obj.created_by = (
+            version.pk, version.model_version, version.created_by)
+        obj._state.adding = False
+
+    @admin.action(description="Deprecate the selected versions", permissions=["change"])
+    def deprecate(self, request, queryset):
+        for version in queryset:
+            services.deprecate_version(version=version)
+        messages.success(request, f"Deprecated {len(queryset)} version(s).")
+
+    def get_urls(self):
+        return [
+            path("<path:object_id>/upload/", self.admin_site.admin_view(self.upload_view),
+                 name="registry_modelversion_upload"),
+            path("<path:object_id>/alias/", self.admin_site.admin_view(self.alias_view),
+                 name="registry_modelversion_alias"),
+            *super().get_urls(),
+        ]
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="",
+                           obj=None):
+        context.update(
+            upload_form=ArtifactUploadForm(),
+            alias_form=AliasForm(),
+            can_upload=obj is not None and access.can(request.user, "add", Artifact),
+            can_alias=obj is not None and access.can(request.user, "add", Alias),
+        )
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def _version_for_post(self, request, object_id, model):
+        version = self.get_object(request, object_id)
+        if version is None:
+            raise Http404("No such version.")
+        if request.method != "POST" or not access.can(request.user, "add", model):
+            raise PermissionDenied
+        return version
+
+    def upload_view(self, request, object_id):
+        """Upload an artifact from the change page. Deliberately outside a transaction (the
+        admin's own views run in one): the file streams to the store holding no lock."""
+        version = self._version_for_post(request, object_id, Artifact)
+        form = ArtifactUploadForm(request.POST, request.FILES)
+        if not form.is_valid():
+            messages.error(request, "Not uploaded: " + "; ".join(
+                f"{field}: {' '.join(errors)}" for field, errors in form.errors.items()))
+        else:
+            upload = form.cleaned_data["file"]
+            try:
+                artifact = services.upload_artifact(
+                    version=version, name=form.cleaned_data["name"], file=upload,
+                    filename=upload.name, user=request.user,
+                )
+            except ValidationError as exc:
+                messages.error(request, "Not uploaded: " + " ".join(exc.messages))
+            except services.ArtifactStoreError as exc:
+                messages.error(request, str(exc))
+            else:
+                messages.success(request, f"Uploaded {artifact.name} ({artifact.size} bytes, "
+                                          f"sha256 {artifact.sha256}) to {artifact.uri}.")
+        return redirect("admin:registry_modelversion_change", version.pk)
+
+    def alias_view(self, request, object_id):
+        version = self._version_for_post(request, object_id, Alias)
+        form = AliasForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, "Alias not set: " + " ".join(form.errors["alias"]))
+        else:
+            try:
+                services.set_alias(version=version, name=form.cleaned_data["alias"])
+            except ValidationError as exc:
+                messages.error(request, "Alias not set: " + " ".join(exc.messages))
+            else:
+                messages.success(request, f"{form.cleaned_data['alias']} now points at "
+                                          f"{version}.")
+        return redirect("admin:registry_modelversion_change", version.pk)
+
+
+class StoredFilter(admin.SimpleListFilter):
+    title = "kind"
+    parameter_name = "stored"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "uploaded"), ("no", "linked")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.exclude(storage_key="")
+        if self.value() == "no":
+            return queryset.filter(storage_key="")
+        return queryset
+
+
+@admin.register(Artifact)
+class ArtifactAdmin(PortalModelAdmin):
+    """All artifacts, to find one by name, URI or digest. Read-only: nothing registered is
+    replaced or removed."""
+
+    list_display = ["name", "version", "uri", "size", "sha256", "download", "create_at"]
+    list_select_related = ["version__catalog_model__namespace"]
+    list_filter = [StoredFilter, "version__catalog_model__namespace"]
+    search_fields = ["name", "uri", "sha256", "version__catalog_model__model_name",
+                     "version__catalog_model__namespace__path"]
+    fields = ["version", "name", "uri", "size", "sha256", "download", "registered_by",
+              "create_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, *args):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="download")
+    def download(self, artifact):
+        return download_link(artifact)
+
+
+@admin.register(Alias)
+class AliasAdmin(PortalModelAdmin):
+    """Aliases are set from a version's page; here they are listed, and can be removed."""
+
+    list_display = ["name", "catalog_model", "version", "update_at"]
+    list_select_related = ["catalog_model__namespace", "version__catalog_model__namespace"]
+    list_filter = ["name", "catalog_model__namespace"]
+    search_fields = ["name", "catalog_model__model_name", "catalog_model__namespace__path"]
+    fields = ["catalog_model", "name", "version", "create_at", "update_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, *args):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def delete_model(self, request, obj):
+        services.remove_alias(alias=obj)
+
+    def delete_queryset(self, request, queryset):
+        for alias in queryset:
+            services.remove_alias(alias=alias)

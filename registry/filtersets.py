@@ -1,0 +1,91 @@
+import django_filters
+from django.db.models import Q
+
+from catalog.filtersets import within_namespace
+from registry.choices import VersionStatus
+from registry.models import Alias, Artifact, ModelVersion
+
+
+class ModelVersionFilterSet(django_filters.FilterSet):
+    namespace = django_filters.CharFilter(field_name="catalog_model__namespace__path")
+    within = django_filters.CharFilter(method="filter_within", label="Namespace and below")
+    model_name = django_filters.CharFilter(field_name="catalog_model__model_name")
+    model_version = django_filters.NumberFilter()
+    created_by = django_filters.CharFilter()
+    registered_by = django_filters.CharFilter(field_name="registered_by__username")
+    alias = django_filters.CharFilter(field_name="aliases__name", distinct=True)
+    status = django_filters.ChoiceFilter(choices=VersionStatus.choices)
+    tag = django_filters.CharFilter(method="filter_tag", label="Tag key, or key=value")
+    q = django_filters.CharFilter(method="search", label="Search")
+    create_at = django_filters.IsoDateTimeFromToRangeFilter()
+    update_at = django_filters.IsoDateTimeFromToRangeFilter()
+    ordering = django_filters.OrderingFilter(fields=[
+        ("catalog_model__namespace__path", "namespace"),
+        ("catalog_model__model_name", "model_name"),
+        "model_version", "create_at", "update_at",
+    ])
+
+    class Meta:
+        model = ModelVersion
+        fields = []
+
+    def filter_within(self, queryset, name, value):
+        return queryset.filter(within_namespace("catalog_model__namespace__path", value))
+
+    def filter_tag(self, queryset, name, value):
+        key, has_value, tag_value = value.partition("=")
+        tags = Q(tags__key=key) & (Q(tags__value=tag_value) if has_value else Q())
+        return queryset.filter(tags).distinct()
+
+    def search(self, queryset, name, value):
+        return queryset.filter(
+            Q(description__icontains=value)
+            | Q(created_by__icontains=value)
+            | Q(catalog_model__model_name__icontains=value)
+            | Q(catalog_model__namespace__path__icontains=value)
+        )
+
+
+class ArtifactFilterSet(django_filters.FilterSet):
+    name = django_filters.CharFilter()
+    stored = django_filters.BooleanFilter(method="filter_stored", label="Uploaded (not linked)")
+    sha256 = django_filters.CharFilter(lookup_expr="iexact")
+    q = django_filters.CharFilter(method="search", label="Search")
+    create_at = django_filters.IsoDateTimeFromToRangeFilter()
+    ordering = django_filters.OrderingFilter(fields=["name", "size", "create_at"])
+
+    class Meta:
+        model = Artifact
+        fields = []
+
+    def filter_stored(self, queryset, name, value):
+        return queryset.exclude(storage_key="") if value else queryset.filter(storage_key="")
+
+    def search(self, queryset, name, value):
+        return queryset.filter(Q(name__icontains=value) | Q(uri__icontains=value))
+
+
+class AliasFilterSet(django_filters.FilterSet):
+    namespace = django_filters.CharFilter(field_name="catalog_model__namespace__path")
+    model_name = django_filters.CharFilter(field_name="catalog_model__model_name")
+    alias = django_filters.CharFilter(field_name="name")
+    model_version = django_filters.NumberFilter(field_name="version__model_version")
+    q = django_filters.CharFilter(method="search", label="Search")
+    create_at = django_filters.IsoDateTimeFromToRangeFilter()
+    update_at = django_filters.IsoDateTimeFromToRangeFilter()
+    ordering = django_filters.OrderingFilter(fields=[
+        ("catalog_model__namespace__path", "namespace"),
+        ("catalog_model__model_name", "model_name"),
+        ("name", "alias"), "update_at",
+    ])
+
+    class Meta:
+        model = Alias
+        fields = []
+
+    def search(self, queryset, name, value):
+        return queryset.filter(
+            Q(name__icontains=value)
+            | Q(catalog_model__model_name__icontains=value)
+            | Q(catalog_model__namespace__path__icontains=value)
+        )

@@ -1,0 +1,391 @@
+"""Registry workflows. The API, the admin and the demo loader call these; none repeats them.
+
+Version numbers: `register_version` locks the catalog model's row (SELECT ... FOR UPDATE
+on PostgreSQL) before it reads the highest number, so concurrent registrations of one
+model queue up and get 1, 2, 3, ... On SQLite every transaction is IMMEDIATE (see
+settings), which takes the database's write lock up front: concurrent writers wait for
+it (30 s busy timeout) instead of failing.
+
+Uploads: the file streams to the artifact storage through `HashingReader`, which counts
+and hashes each chunk as the storage reads it, so a large file never sits whole in
+memory. The storage call happens outside any transaction of ours; the row is written
+afterwards, and if that fails the stored object is removed again.
+"""
+
+import hashlib
+import logging
+import posixpath
+import re
+
+from boto3.exceptions import Boto3Error
+from botocore.exceptions import BotoCoreError, ClientError
+from django.core.exceptions import ValidationError
+from django.core.files import File
+from django.core.files.storage import storages
+from django.db import transaction
+
+from catalog.models import CatalogModel
+from registry.choices import VersionStatus
+from registry.models import Alias, Artifact, ModelVersion, Tag
+from registry.validators import validate_artifact_name
+
+logger = logging.getLogger(__name__)
+
+# The scheme of the `uri` of an artifact kept in local (filesystem) artifact storage: not a
+# place a client can read, but the key the portal serves at the artifact's download URL.
+LOCAL_URI_PREFIX = "mlportal://artifacts/"
+COMPOUND_EXTENSIONS = (".tar.gz", ".tar.bz2", ".tar.xz", ".tar.zst")
+EXTENSION = re.compile(r"^\.[A-Za-z0-9]{1,16}\Z")
+
+
+class ArtifactStoreError(Exception):
+    """The artifact storage could not take or serve a file. `unreachable` tells a store that
+    did not answer (503) from one that refused (502)."""
+
+    def __init__(self, message, *, unreachable):
+        super().__init__(message)
+        self.unreachable = unreachable
+
+
+def _duplicate(field, message):
+    return ValidationError({field: ValidationError(message, code="unique")})
+
+
+def find_catalog_model(namespace, model_name, *, lock=False):
+    models = CatalogModel.objects.select_related("namespace")
+    if lock:
+        models = models.select_for_update(of=("self",))
+    model = models.filter(namespace__path=namespace, model_name=model_name).first()
+    if model is None:
+        raise ValidationError({"model_name": (
+            f"There is no model {namespace}/{model_name} in the catalog: register it at "
+            "/api/v1/models/ first."
+        )})
+    return model
+
+
+def find_version(*, namespace, model_name, model_version):
+    catalog_model = find_catalog_model(namespace, model_name)
+    version = catalog_model.versions.filter(model_version=model_version).first()
+    if version is None:
+        raise ValidationError({"model_version": (
+            f"{catalog_model} has no version {model_version}."
+        )})
+    version.catalog_model = catalog_model
+    return version
+
+
+@transaction.atomic
+def register_version(*, namespace, model_name, model_version=None, description="",
+                     created_by="", create_at=None, artifacts=(), tags=None, user=None):
+    """Register the next version of the catalog model `namespace`/`model_name`.
+
+    `model_version` is taken as given when it is free (so that documents from elsewhere
+    keep their numbers), else refused as a conflict; by default it is the next number.
+    `created_by` is the principal the client names, by default the user's name;
+    `artifacts` are links, {"name", "uri"}; `tags` {key: value}.
+    """
+    # Everything that needs no lock is checked first: the model's row stays locked from
+    # the number's choice to the commit, and concurrent registrations queue behind it.
+    links = _new_links(artifacts, user)
+    new_tags = _new_tags(tags or {})
+    catalog_model = find_catalog_model(namespace, model_name, lock=True)
+    numbers = ModelVersion.objects.filter(catalog_model=catalog_model)
+    if model_version is None:
+        highest = numbers.order_by("-model_version").values_list("model_version", flat=True)
+        model_version = (highest.first() or 0) + 1
+    elif numbers.filter(model_version=model_version).exists():
+        raise _duplicate("model_version", (
+            f"{catalog_model} already has a version {model_version}; leave model_version out "
+            "to get the next number."
+        ))
+    version = ModelVersion(
+        catalog_model=catalog_model,
+        model_version=model_version,
+        description=description,
+        created_by=created_by or (user.get_username() if user else ""),
+        registered_by=user,
+    )
+    if create_at is not None:
+        version.create_at = create_at
+    version.full_clean(exclude=RELATED, validate_constraints=False)
+    version.save()
+    for row in [*links, *new_tags]:
+        row.version = version
+        row.save()
+    return version
+
+
+# Rows are built from objects already at hand: no query to check that they exist.
+RELATED = ["catalog_model", "version", "registered_by"]
+
+
+def _new_links(documents, user):
+    """Unsaved Artifact rows for link documents of a new version, checked."""
+    names = [document["name"] for document in documents]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ValidationError({"artifacts": f"Listed twice: {', '.join(repeated)}."})
+    links, errors = [], []
+    for document in documents:
+        link = Artifact(name=document["name"], uri=document["uri"], registered_by=user)
+        try:
+            link.full_clean(exclude=RELATED, validate_constraints=False)
+        except ValidationError as exc:
+            errors.append(f"{document['name']}: {'; '.join(exc.messages)}")
+        links.append(link)
+    if errors:
+        raise ValidationError({"artifacts": errors})
+    return links
+
+
+def _new_tags(tags):
+    rows, errors = [], []
+    for key, value in tags.items():
+        tag = Tag(key=key, value=value)
+        try:
+            tag.full_clean(exclude=RELATED, validate_constraints=False)
+        except ValidationError as exc:
+            errors.append(f"{key}: {'; '.join(exc.messages)}")
+        rows.append(tag)
+    if errors:
+        raise ValidationError({"tags": errors})
+    return rows
+
+
+def _check_artifact_name(version, name):
+    try:
+        validate_artifact_name(name)
+    except ValidationError as exc:
+        raise ValidationError({"name": exc.messages}) from exc
+    if Artifact.objects.filter(version=version, name=name).exists():
+        raise _duplicate("name", (
+            f"{version} already has an artifact named {name}; artifacts are never replaced."
+        ))
+
+
+@transaction.atomic
+def link_artifact(*, version, name, uri, user=None):
+    """Record an artifact that already exists elsewhere (s3://, gs://, https://, ...)."""
+    _check_artifact_name(version, name)
+    artifact = Artifact(version=version, name=name, uri=uri, registered_by=user)
+    artifact.full_clean(exclude=RELATED, validate_constraints=False)
+    artifact.save()
+    return artifact
+
+
+def artifact_extension(filename):
+    """`.tar.gz` for model.tar.gz, `.onnx` for model.onnx, '' when there is none usable."""
+    lowered = (filename or "").lower()
+    for compound in COMPOUND_EXTENSIONS:
+        if lowered.endswith(compound):
+            return compound
+    extension = posixpath.splitext(posixpath.basename(lowered.replace("\\", "/")))[1]
+    return extension if EXTENSION.match(extension) else ""
+
+
+def artifact_key(version, name, filename):
+    """`<namespace>/<model_name>/<artifact name>/<version><ext>`, the seed's layout."""
+    model = version.catalog_model
+    return "/".join([
+        model.namespace.path.lstrip("/"), model.model_name, name,
+        f"{version.model_version}{artifact_extension(filename)}",
+    ])
+
+
+def storage_uri(storage, key):
+    """Where a stored artifact lives: s3://bucket/key on S3, mlportal://artifacts/key on the
+    local filesystem (served by the artifact's download URL)."""
+    bucket = getattr(storage, "bucket_name", None)
+    if bucket:
+        location = getattr(storage, "location", "").strip("/")
+        return f"s3://{bucket}/{location + '/' if location else ''}{key}"
+    return LOCAL_URI_PREFIX + key
+
+
+class HashingReader:
+    """A read-only, non-seekable view of a file that counts and hashes what is read, chunk by
+    chunk. Non-seekable, so that every storage reads it once, front to back."""
+
+    def __init__(self, file):
+        self._file = file
+        self.size = 0
+        self._digest = hashlib.sha256()
+        self.closed = False
+
+    def read(self, size=-1):
+        chunk = self._file.read(size)
+        if isinstance(chunk, str):
+            chunk = chunk.encode()
+        self.size += len(chunk)
+        self._digest.update(chunk)
+        return chunk
+
+    def readable(self):
+        return True
+
+    def seekable(self):
+        return False
+
+    def close(self):
+        self.closed = True
+
+    @property
+    def sha256(self):
+        return self._digest.hexdigest()
+
+
+STORE_ERRORS = (BotoCoreError, Boto3Error, ClientError, OSError)
+
+
+def _refusal_code(exc):
+    """The S3 error code (NoSuchBucket, AccessDenied, ...) if the store answered, else None."""
+    while exc is not None:
+        if isinstance(exc, ClientError):
+            return exc.response.get("Error", {}).get("Code") or "error"
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def _store(storage, key, file):
+    reader = HashingReader(file)
+    try:
+        stored_key = storage.save(key, File(reader, name=key))
+    except STORE_ERRORS as exc:
+        code = _refusal_code(exc)
+        logger.warning("Storing the artifact %s failed: %s", key, code or type(exc).__name__)
+        if code:
+            message = f"The artifact store refused the file ({code}); nothing was stored."
+        else:
+            message = "The artifact store is unreachable; nothing was stored, try again later."
+        raise ArtifactStoreError(message, unreachable=code is None) from exc
+    return stored_key, reader
+
+
+def _discard(storage, key):
+    """Remove an object whose row could not be written, unless a row refers to it."""
+    if Artifact.objects.filter(storage_key=key).exists():
+        return
+    try:
+        storage.delete(key)
+    except STORE_ERRORS:
+        logger.exception("Could not remove the orphaned artifact object %s", key)
+
+
+def upload_artifact(*, version, name, file, filename=None, user=None):
+    """Store `file` as the artifact `name` of `version` and record it with size and sha256.
+
+    Call it outside a transaction: the upload may take minutes, and no database lock is
+    held meanwhile. Raises ArtifactStoreError when the storage fails (then nothing is
+    recorded) and ValidationError for a bad or taken name; if recording fails after the
+    upload, the stored object is removed.
+    """
+    _check_artifact_name(version, name)
+    if getattr(file, "seekable", lambda: False)():
+        file.seek(0)  # read from the start whatever read it before (e.g. a form's validation)
+    storage = storages["artifacts"]
+    key = artifact_key(version, name, filename or getattr(file, "name", ""))
+    stored_key, reader = _store(storage, key, file)
+    try:
+        return _record_upload(
+            version=version, name=name, uri=storage_uri(storage, stored_key),
+            storage_key=stored_key, size=reader.size, sha256=reader.sha256, user=user,
+        )
+    except BaseException:
+        _discard(storage, stored_key)
+        raise
+
+
+@transaction.atomic
+def _record_upload(*, version, name, uri, storage_key, size, sha256, user):
+    # Another client may have taken the name while the file was streaming.
+    _check_artifact_name(version, name)
+    artifact = Artifact(version=version, name=name, uri=uri, storage_key=storage_key,
+                        size=size, sha256=sha256, registered_by=user)
+    artifact.full_clean(exclude=RELATED, validate_constraints=False)
+    artifact.save()
+    return artifact
+
+
+def open_artifact(artifact):
+    """The stored file of an uploaded artifact, opened for reading."""
+    try:
+        return storages["artifacts"].open(artifact.storage_key, "rb")
+    except STORE_ERRORS as exc:
+        raise ArtifactStoreError(
+            "The artifact store could not serve the file.", unreachable=True
+        ) from exc
+
+
+def artifact_download_url(artifact):
+    """A short-lived presigned URL for an artifact stored on S3; None for local storage."""
+    storage = storages["artifacts"]
+    if not getattr(storage, "bucket_name", None):
+        return None
+    try:
+        return storage.url(artifact.storage_key)
+    except STORE_ERRORS as exc:
+        raise ArtifactStoreError(
+            "The artifact store could not sign a download URL.", unreachable=True
+        ) from exc
+
+
+@transaction.atomic
+def update_version(*, version, description=None, status=None, tags=None):
+    """Change what may change after registration: description, status and tags."""
+    if description is not None:
+        version.description = description
+    if status is not None:
+        version.status = status
+    version.full_clean(exclude=RELATED, validate_constraints=False)
+    version.save()
+    if tags is not None:
+        set_tags(version=version, tags=tags)
+    return version
+
+
+def deprecate_version(*, version):
+    """Mark `version` as no longer to be used; it stays, with its artifacts."""
+    return update_version(version=version, status=VersionStatus.DEPRECATED)
+
+
+@transaction.atomic
+def set_tags(*, version, tags):
+    """Make `tags` ({key: value}) the tags of `version`."""
+    stored = {tag.key: tag for tag in version.tags.all()}
+    for tag in _new_tags(tags):
+        kept = stored.pop(tag.key, None)
+        if kept is None:
+            tag.version = version
+            tag.save()
+        elif kept.value != tag.value:
+            kept.value = tag.value
+            kept.save()
+    for tag in stored.values():
+        tag.delete()
+
+
+@transaction.atomic
+def set_alias(*, version, name):
+    """Point the alias `name` of the version's model at `version`, moving it if it pointed
+    elsewhere. Returns (alias, created)."""
+    if version.status == VersionStatus.DEPRECATED:
+        raise ValidationError({"model_version": (
+            f"{version} is deprecated; point {name} at a version in use."
+        )})
+    catalog_model = CatalogModel.objects.select_for_update(of=("self",)).get(
+        pk=version.catalog_model_id
+    )
+    alias = Alias.objects.filter(catalog_model=catalog_model, name=name).first()
+    created = alias is None
+    if created:
+        alias = Alias(catalog_model=catalog_model, name=name)
+    alias.version = version
+    alias.full_clean(exclude=RELATED, validate_constraints=False)
+    alias.save()
+    return alias, created
+
+
+@transaction.atomic
+def remove_alias(*, alias):
+    alias.delete()

@@ -188,6 +188,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Several resources have a "status"; each set of values gets its own name.
+    "ENUM_NAME_OVERRIDES": {
+        "VersionStatusEnum": "registry.choices.VersionStatus",
+        "DeploymentStatusEnum": "deployments.choices.DeploymentStatus",
+    },
 }
 
 LOGGING = {

@@ -16,6 +16,8 @@ from django.utils.dateparse import parse_datetime
 
 from catalog.models import CatalogModel
 from catalog.services import save_catalog_model
+from deployments import services as deployment_services
+from deployments.models import Deployment
 from mlportal.audit import change_context
 from registry import services as registry
 from registry.models import Artifact, ModelVersion
@@ -135,6 +137,59 @@ def load_versions():
     return created
 
 
+STAGING = "https://abc.execute-api.us-east-1.amazonaws.com/doc_classification_staging"
+FRAUD_ENDPOINT = "https://fraud.abc.corp.com/score"
+# Besides the example document (deployment 1 of doc_classification): a staging endpoint
+# where a rolling deployment replaced another and was then rolled back, and a canary beside
+# a blue-green rollout. Each follows the registration of its version (MORE_VERSIONS).
+MORE_DEPLOYMENTS = [
+    {"namespace": "/abc_corp/claim", "model_name": "doc_classification", "model_version": 2,
+     "deployment_id": 2, "create_at": "2023-03-02T00:00:00Z", "endpoint": STAGING,
+     "environment": "staging", "deployment_method": "eks", "rolling_strategy": "rolling",
+     "environment_variables": [{"name": "LOG_LEVEL", "value": "debug"},
+                               {"name": "DB_PASSWORD", "value": "demo", "secret": True}]},
+    {"namespace": "/abc_corp/claim", "model_name": "doc_classification", "model_version": 3,
+     "deployment_id": 3, "create_at": "2023-06-02T00:00:00Z", "endpoint": STAGING,
+     "environment": "staging", "deployment_method": "eks", "rolling_strategy": "rolling",
+     "environment_variables": [{"name": "LOG_LEVEL", "value": "info"},
+                               {"name": "DB_PASSWORD", "value": "demo", "secret": True}]},
+    {"namespace": "/abc_corp/claim", "model_name": "fraud_scoring", "model_version": 1,
+     "deployment_id": 1, "create_at": "2023-02-02T00:00:00Z", "endpoint": FRAUD_ENDPOINT,
+     "environment": "prod", "deployment_method": "lambda", "rolling_strategy": "blue_green",
+     "environment_variables": [{"name": "THRESHOLD", "value": "0.8"}]},
+    {"namespace": "/abc_corp/claim", "model_name": "fraud_scoring", "model_version": 2,
+     "deployment_id": 2, "create_at": "2023-05-02T00:00:00Z", "endpoint": FRAUD_ENDPOINT,
+     "environment": "prod", "deployment_method": "lambda", "rolling_strategy": "canary",
+     "traffic_percent": 10, "environment_variables": [{"name": "THRESHOLD", "value": "0.75"}]},
+]
+
+
+def load_deployments():
+    """The example deployment document and a short history around it; returns how many were
+    recorded. Each is recorded once, addressed by its model and deployment_id."""
+    created = 0
+    for document in [json.loads((EXAMPLES / "deployment.json").read_text()), *MORE_DEPLOYMENTS]:
+        document = dict(document)
+        address = {key: document.pop(key) for key in ("namespace", "model_name", "model_version")}
+        if Deployment.objects.filter(
+            catalog_model__namespace__path=address["namespace"],
+            catalog_model__model_name=address["model_name"],
+            deployment_id=document["deployment_id"],
+        ).exists():
+            continue
+        document["create_at"] = parse_datetime(document["create_at"])
+        deployment_services.record_deployment(
+            model_version=registry.find_version(**address), **document
+        )
+        created += 1
+    # Staging went back to version 2: deployment 3 rolled back, once.
+    staging = Deployment.objects.filter(endpoint=STAGING, deployment_id=3).first()
+    if staging is not None and staging.is_active:
+        deployment_services.rollback(deployment=staging)
+        created += 1
+    return created
+
+
 class Command(BaseCommand):
     help = "Load demo data and (re)create the demo admin user, printing its credentials."
 
@@ -153,6 +208,7 @@ class Command(BaseCommand):
                     save_catalog_model(**document)
                     created += 1
             versions = load_versions()
+            deployments = load_deployments()
             password = secrets.token_urlsafe(12)
             user, _ = get_user_model().objects.get_or_create(
                 username=username, defaults={"email": f"{username}@example.com"}
@@ -162,8 +218,9 @@ class Command(BaseCommand):
             user.save()
         with change_context(source="command", principal="load_demo"):
             uploaded = self.upload_artifacts()
-        self.stdout.write(f"Demo data: {created} catalog models, {versions} versions and "
-                          f"{uploaded} uploaded artifacts created.")
+        self.stdout.write(f"Demo data: {created} catalog models, {versions} versions, "
+                          f"{uploaded} uploaded artifacts and {deployments} deployments "
+                          "created.")
         self.stdout.write(self.style.SUCCESS(
             f"Sign in at http://127.0.0.1:8000/admin/ as {username} / {password}"
         ))

@@ -1,0 +1,223 @@
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from deployments import services
+from deployments.choices import FINAL_STATUSES, RECORDABLE_STATUSES, DeploymentStatus
+from deployments.models import Deployment, EnvironmentVariable, StatusChange
+from mlportal.admin import PortalModelAdmin
+from mlportal.secrets import MASK
+
+
+class EnvironmentVariableForm(forms.ModelForm):
+    """A secret's value is write-only: the field shows empty, and left empty (or masked) it
+    keeps the stored value."""
+
+    value = forms.CharField(required=False, strip=False,
+                            widget=forms.TextInput(attrs={"autocomplete": "off", "size": 40}))
+
+    class Meta:
+        model = EnvironmentVariable
+        fields = ["name", "value", "secret"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self._stored_secret():
+            self.initial["value"] = ""
+            self.fields["value"].widget.attrs["placeholder"] = (
+                f"{MASK} stored secret: leave empty to keep it"
+            )
+
+    def _stored_secret(self):
+        return self.instance.pk is not None and self.instance.secret
+
+    def clean(self):
+        cleaned = super().clean()
+        if self._stored_secret() and cleaned.get("value") in ("", MASK):
+            if not cleaned.get("secret"):
+                self.add_error("secret", "A stored secret stays secret; enter a new value to "
+                                         "keep this variable in clear.")
+            cleaned["value"] = self.instance.value
+        return cleaned
+
+
+class EnvironmentVariableInline(admin.TabularInline):
+    model = EnvironmentVariable
+    form = EnvironmentVariableForm
+    extra = 0
+    verbose_name = "environment variable"
+
+
+class StatusHistoryInline(admin.TabularInline):
+    model = StatusChange
+    extra = 0
+    can_delete = False
+    fields = readonly_fields = ["status", "traffic_percent", "at", "user_name", "principal",
+                                "reason"]
+    verbose_name_plural = "status history"
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class DeploymentInline(admin.TabularInline):
+    """Where a version is deployed: for ModelVersion's admin (`inlines = [DeploymentInline]`)."""
+
+    model = Deployment
+    fk_name = "model_version"
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    fields = readonly_fields = ["deployment_id", "endpoint", "environment", "deployment_method",
+                                "rolling_strategy", "traffic_percent", "status", "active_from",
+                                "active_until"]
+    ordering = ["-create_at", "-id"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+NEW_DEPLOYMENT_FIELDS = ["model_version", "deployment_id", "create_at", "endpoint", "environment",
+                         "deployment_method", "rolling_strategy", "traffic_percent"]
+
+
+class DeploymentForm(forms.ModelForm):
+    # Not "status": that model field is the services' alone, so Django keeps it off forms.
+    record_as = forms.ChoiceField(
+        label="Status",
+        choices=[(value, DeploymentStatus(value).label) for value in RECORDABLE_STATUSES],
+        initial=DeploymentStatus.ACTIVE,
+        help_text="Active: it serves from its creation time, and a blue-green or rolling "
+                  "deployment retires what served the endpoint before.",
+    )
+
+    class Meta:
+        model = Deployment
+        fields = NEW_DEPLOYMENT_FIELDS
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is not None:
+            del self.fields["record_as"]  # a recorded deployment's status changes by actions
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.instance.pk is None and not self.errors:
+            candidate = Deployment(**{name: cleaned.get(name) for name in NEW_DEPLOYMENT_FIELDS})
+            candidate.catalog_model_id = candidate.model_version.catalog_model_id
+            try:
+                services.validate_new_deployment(candidate, status=cleaned["record_as"])
+            except ValidationError as exc:
+                self.add_error(None, exc)
+        return cleaned
+
+
+# What a recorded deployment keeps: changed only by recording a new deployment.
+RECORDED = ["model_version", "deployment_id", "create_at", "endpoint", "deployment_method",
+            "rolling_strategy"]
+SERVER_KEPT = ["status", "active_from", "active_until", "replaced_by", "update_at"]
+
+
+@admin.register(Deployment)
+class DeploymentAdmin(PortalModelAdmin):
+    form = DeploymentForm
+    list_display = ["__str__", "model_version", "endpoint", "environment", "deployment_method",
+                    "rolling_strategy", "traffic_percent", "status", "active_from",
+                    "active_until"]
+    list_select_related = ["catalog_model__namespace", "model_version__catalog_model__namespace"]
+    list_filter = ["deployment_method", "rolling_strategy", "status", "environment",
+                   ("catalog_model__namespace", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["endpoint", "environment", "catalog_model__model_name",
+                     "catalog_model__namespace__path"]
+    autocomplete_fields = ["model_version"]
+    date_hierarchy = "create_at"
+    inlines = [EnvironmentVariableInline, StatusHistoryInline]
+    actions = ["activate", "promote", "roll_back", "mark_failed", "retire"]
+
+    def get_inlines(self, request, obj):
+        return self.inlines if obj else [EnvironmentVariableInline]
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return [*NEW_DEPLOYMENT_FIELDS, "record_as"]
+        return [*RECORDED, "environment", "traffic_percent", *SERVER_KEPT]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return []
+        if obj.status in FINAL_STATUSES:
+            return [*RECORDED, "traffic_percent", *SERVER_KEPT]
+        return [*RECORDED, *SERVER_KEPT]
+
+    def has_delete_permission(self, request, obj=None):
+        # A deployment is history: it is retired, fails or is rolled back, never deleted.
+        return False
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        if change:
+            changes = {name: data[name] for name in ("environment", "traffic_percent")
+                       if name in data}
+            services.update_deployment(deployment=obj, user=request.user, **changes)
+            return
+        recorded = services.record_deployment(
+            model_version=data["model_version"], deployment_id=data["deployment_id"],
+            create_at=data["create_at"], endpoint=data["endpoint"],
+            environment=data["environment"], deployment_method=data["deployment_method"],
+            rolling_strategy=data["rolling_strategy"], traffic_percent=data["traffic_percent"],
+            status=data["record_as"], user=request.user,
+        )
+        # The inline formsets were built around `obj`: it becomes the recorded row.
+        obj.pk = recorded.pk
+        obj.refresh_from_db()
+        obj._state.adding = False
+
+    def _apply(self, request, queryset, operation, done):
+        succeeded = 0
+        for deployment in queryset:
+            try:
+                with transaction.atomic():
+                    operation(deployment)
+            except ValidationError as exc:
+                self.message_user(request, f"{deployment}: {' '.join(exc.messages)}",
+                                  messages.ERROR)
+            else:
+                succeeded += 1
+        if succeeded:
+            self.message_user(request, f"{done}: {succeeded} deployment(s).", messages.SUCCESS)
+
+    def _change_status(self, request, queryset, status, done):
+        self._apply(request, queryset, lambda deployment: services.change_status(
+            deployment=deployment, status=status, user=request.user), done)
+
+    @admin.action(description="Activate the selected pending deployments",
+                  permissions=["change"])
+    def activate(self, request, queryset):
+        self._change_status(request, queryset, DeploymentStatus.ACTIVE, "Activated")
+
+    @admin.action(description="Mark the selected deployments failed", permissions=["change"])
+    def mark_failed(self, request, queryset):
+        self._change_status(request, queryset, DeploymentStatus.FAILED, "Marked failed")
+
+    @admin.action(description="Retire the selected deployments", permissions=["change"])
+    def retire(self, request, queryset):
+        self._change_status(request, queryset, DeploymentStatus.RETIRED, "Retired")
+
+    @admin.action(description="Promote the selected canaries (the others at their endpoint "
+                              "retire)", permissions=["change"])
+    def promote(self, request, queryset):
+        self._apply(request, queryset, lambda deployment: services.promote(
+            deployment=deployment, user=request.user), "Promoted")
+
+    @admin.action(description="Roll back the selected deployments (what ran before is "
+                              "deployed again)", permissions=["change"])
+    def roll_back(self, request, queryset):
+        self._apply(request, queryset, lambda deployment: services.rollback(
+            deployment=deployment, user=request.user), "Rolled back")

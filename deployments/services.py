@@ -1,0 +1,388 @@
+"""Deployment workflows: recording a rollout, its status changes, promotion and rollback.
+
+The API, the admin actions and the demo loader call these; none repeats their rules:
+
+- A deployment is recorded `active` (from its `create_at`) or `pending`.
+- When a blue-green or rolling deployment becomes active, the deployments active at its
+  endpoint retire at that moment. A canary runs beside them until it is promoted (then
+  they retire) or rolled back.
+- The deployments of an endpoint are recorded in time order, so its history never has to
+  be rewritten.
+- Every status change (and every change of a canary's traffic share) is kept, with who and
+  when, in the deployment's status history.
+"""
+
+from datetime import timedelta
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Max, Q
+from django.utils import timezone
+
+from catalog.models import CatalogModel
+from deployments.choices import (
+    FINAL_STATUSES,
+    RECORDABLE_STATUSES,
+    DeploymentStatus,
+    RollingStrategy,
+)
+from deployments.models import Deployment, EnvironmentVariable, StatusChange
+from mlportal import audit
+from mlportal.secrets import MASK
+
+# A client's clock may run a little ahead of ours; further ahead, its create_at is a mistake.
+CLOCK_SKEW = timedelta(minutes=5)
+
+# Fields that say what was deployed where: a recorded deployment keeps them.
+RECORDED_FIELDS = ("model_version", "deployment_id", "create_at", "endpoint",
+                   "deployment_method", "rolling_strategy")
+
+
+def _actor(user, principal):
+    """Who makes a change: the given user and principal, else the audit context's."""
+    context = audit.current_context()
+    if principal is None:
+        principal = context.principal if context is not None else ""
+    if user is not None and not user.is_authenticated:
+        user = None
+    return user, principal or ""
+
+
+def _log(deployment, *, at, user, principal, reason=""):
+    StatusChange.objects.create(
+        deployment=deployment, status=deployment.status,
+        traffic_percent=deployment.traffic_percent, at=at, user=user,
+        user_name=user.get_username() if user else "", principal=principal, reason=reason[:255],
+    )
+
+
+def _check_in_time_order(deployment, at, *, field="create_at"):
+    later = (
+        Deployment.objects.filter(endpoint=deployment.endpoint)
+        .filter(Q(active_from__gt=at) | Q(active_until__gt=at))
+        .exclude(pk=deployment.pk).order_by("-active_from").first()
+    )
+    if later is not None:
+        raise ValidationError({field: (
+            f"The deployments of an endpoint are recorded in time order: {later} served "
+            f"{deployment.endpoint} after {at.isoformat()}, when this one would start."
+        )})
+
+
+def _stop(deployment, *, status, at, user, principal, reason, replaced_by=None):
+    deployment.status = status
+    deployment.active_until = at if deployment.active_from is not None else None
+    if replaced_by is not None:
+        deployment.replaced_by = replaced_by
+    deployment.save()
+    _log(deployment, at=at, user=user, principal=principal, reason=reason)
+
+
+def _retire_others(deployment, *, at, user, principal, reason):
+    others = (
+        Deployment.objects.active().filter(endpoint=deployment.endpoint)
+        .exclude(pk=deployment.pk).select_related("model_version", "catalog_model__namespace")
+        .select_for_update(of=("self",))
+    )
+    retired = []
+    for other in others:
+        _stop(other, status=DeploymentStatus.RETIRED, at=at, user=user, principal=principal,
+              reason=reason, replaced_by=deployment)
+        retired.append(other)
+    return retired
+
+
+def _activate(deployment, *, at, user, principal, reason):
+    if deployment.rolling_strategy != RollingStrategy.CANARY:
+        _retire_others(deployment, at=at, user=user, principal=principal,
+                       reason=f"replaced by {deployment}")
+    deployment.status = DeploymentStatus.ACTIVE
+    deployment.active_from = at
+    deployment.save()
+    _log(deployment, at=at, user=user, principal=principal, reason=reason)
+
+
+def _save_variables(deployment, variables, stored=None):
+    """Make the deployment's variables those of `variables` ({"name", "value", "secret"} each):
+    matched by name, added, or removed.
+
+    A value equal to the mask stands for the stored value of that name (clients send back what
+    they read) and keeps it as secret as it was: a secret cannot be revealed by unflagging it.
+    `stored`: the deployment's variables, when the caller knows them (none for a new one).
+    """
+    if not isinstance(variables, list | tuple) or not all(
+        isinstance(variable, dict) for variable in variables
+    ):
+        raise ValidationError({"environment_variables": (
+            'A list of variables, each {"name": ..., "value": ..., "secret": true|false}.'
+        )})
+    names = [variable.get("name") for variable in variables]
+    repeated = sorted({str(name) for name in names if names.count(name) > 1})
+    if repeated:
+        raise ValidationError({"environment_variables": (
+            f"Each name appears once; listed more than once: {', '.join(repeated)}."
+        )})
+    if stored is None:
+        stored = deployment.environment_variables.all()
+    stored = {row.name: row for row in stored}
+    rows, errors = [], []
+    for variable in variables:
+        name, value = variable.get("name", ""), variable.get("value", "")
+        row = stored.get(name) or EnvironmentVariable(deployment=deployment, name=name)
+        secret = bool(variable.get("secret", False))
+        if value == MASK:
+            if row.pk is None:
+                errors.append(f"{name}: {MASK} stands for a stored value, and this deployment "
+                              "has no variable of that name.")
+                continue
+            secret = secret or row.secret
+        else:
+            row.value = value
+        row.secret = secret
+        try:
+            row.full_clean(exclude=["deployment"], validate_unique=False,
+                           validate_constraints=False)
+        except ValidationError as exc:
+            errors.extend(f"{name or '(no name)'}: {message}" for message in exc.messages)
+        rows.append(row)
+    if errors:
+        raise ValidationError({"environment_variables": errors})
+    kept = {row.name for row in rows}
+    for name, row in stored.items():
+        if name not in kept:
+            row.delete()
+    for row in rows:
+        row.save()
+
+
+def _id_taken(deployment):
+    return Deployment.objects.filter(
+        catalog_model_id=deployment.catalog_model_id, deployment_id=deployment.deployment_id
+    ).exclude(pk=deployment.pk).exists()
+
+
+def _id_taken_error(deployment):
+    return ValidationError({"deployment_id": ValidationError(
+        f"{deployment.catalog_model} already has a deployment {deployment.deployment_id}.",
+        code="unique")})
+
+
+def validate_new_deployment(deployment, *, status):
+    """What a deployment must meet, beyond its own fields, to be recorded with `status`:
+    a create_at that has happened, a recordable status, a free deployment_id, and (when it is
+    recorded active) its place at the end of its endpoint's history."""
+    now = timezone.now()
+    if deployment.create_at > now + CLOCK_SKEW:
+        raise ValidationError({"create_at": "A deployment is recorded once it has happened: "
+                                            "create_at is in the future."})
+    if status not in RECORDABLE_STATUSES:
+        raise ValidationError({"status": (
+            f"A deployment is recorded as {' or '.join(RECORDABLE_STATUSES)}; "
+            "it reaches the other statuses later."
+        )})
+    if deployment.deployment_id is not None and _id_taken(deployment):
+        raise _id_taken_error(deployment)
+    if status == DeploymentStatus.ACTIVE:
+        _check_in_time_order(deployment, min(deployment.create_at, now))
+
+
+def _assign_deployment_id(deployment):
+    # Lock the model's row: concurrent recordings for one model take their numbers in turn.
+    CatalogModel.objects.select_for_update().filter(pk=deployment.catalog_model_id).first()
+    if deployment.deployment_id is not None:
+        if _id_taken(deployment):
+            raise _id_taken_error(deployment)
+        return
+    last = Deployment.objects.filter(catalog_model_id=deployment.catalog_model_id).aggregate(
+        last=Max("deployment_id"))["last"]
+    deployment.deployment_id = (last or 0) + 1
+
+
+@transaction.atomic
+def record_deployment(*, model_version, endpoint, deployment_method, rolling_strategy,
+                      environment="", environment_variables=(), traffic_percent=None,
+                      status=DeploymentStatus.ACTIVE, deployment_id=None, create_at=None,
+                      user=None, principal=None, reason="recorded"):
+    """Record a rollout of `model_version` at `endpoint`; active from `create_at` (default:
+    now) unless `status` is pending. `reason` goes into its status history. Returns the saved
+    Deployment."""
+    user, principal = _actor(user, principal)
+    now = timezone.now()
+    deployment = Deployment(
+        model_version=model_version, catalog_model=model_version.catalog_model,
+        endpoint=endpoint, deployment_method=deployment_method,
+        rolling_strategy=rolling_strategy, environment=environment,
+        traffic_percent=traffic_percent, create_at=create_at or now,
+        status=DeploymentStatus.PENDING, deployment_id=deployment_id,
+    )
+    # The version and its model are rows already: no need to look them up again.
+    deployment.full_clean(exclude=["deployment_id", "model_version", "catalog_model"],
+                          validate_constraints=False, validate_unique=False)
+    validate_new_deployment(deployment, status=status)
+    _assign_deployment_id(deployment)
+    deployment.save()
+    _save_variables(deployment, list(environment_variables), stored=())
+    if status == DeploymentStatus.ACTIVE:
+        _activate(deployment, at=min(deployment.create_at, now), user=user,
+                  principal=principal, reason=reason)
+    else:
+        _log(deployment, at=deployment.create_at, user=user, principal=principal, reason=reason)
+    return deployment
+
+
+def _locked(deployment):
+    return (Deployment.objects.select_for_update(of=("self",))
+            .select_related("model_version", "catalog_model__namespace").get(pk=deployment.pk))
+
+
+@transaction.atomic
+def change_status(*, deployment, status, at=None, user=None, principal=None, reason=""):
+    """Move a deployment to `status`: pending -> active, failed or retired; active -> failed or
+    retired (rolled_back is what `rollback` does). Setting the current status changes nothing.
+    """
+    user, principal = _actor(user, principal)
+    deployment = _locked(deployment)
+    at = at or timezone.now()
+    if status == deployment.status:
+        return deployment
+    if status not in DeploymentStatus.values:
+        raise ValidationError({"status": f"Choose one of {', '.join(DeploymentStatus.values)}."})
+    if status == DeploymentStatus.ROLLED_BACK:
+        raise ValidationError({"status": (
+            "A deployment is rolled back with the rollback action (POST "
+            f"/api/v1/deployments/{deployment.pk}/rollback/), which restores what ran before."
+        )})
+    if deployment.status in FINAL_STATUSES:
+        raise ValidationError({"status": (
+            f"{deployment} is {deployment.get_status_display()}, which is final; "
+            "record a new deployment instead."
+        )})
+    if status == DeploymentStatus.PENDING:
+        raise ValidationError({"status": f"{deployment} is active already; it cannot "
+                                         "become pending again."})
+    if status == DeploymentStatus.ACTIVE:
+        _check_in_time_order(deployment, at, field="status")
+        _activate(deployment, at=at, user=user, principal=principal, reason=reason or "activated")
+    else:
+        _stop(deployment, status=status, at=at, user=user, principal=principal,
+              reason=reason or ("failed" if status == DeploymentStatus.FAILED else "retired"))
+    return deployment
+
+
+@transaction.atomic
+def promote(*, deployment, at=None, user=None, principal=None):
+    """An active canary takes all the traffic: the others at its endpoint retire."""
+    user, principal = _actor(user, principal)
+    deployment = _locked(deployment)
+    at = at or timezone.now()
+    if deployment.rolling_strategy != RollingStrategy.CANARY:
+        raise ValidationError({"rolling_strategy": (
+            f"Only a canary is promoted; {deployment} is a "
+            f"{deployment.get_rolling_strategy_display()} deployment."
+        )})
+    if deployment.status != DeploymentStatus.ACTIVE:
+        raise ValidationError({"status": (
+            f"Only an active canary is promoted; {deployment} is "
+            f"{deployment.get_status_display()}."
+        )})
+    retired = _retire_others(deployment, at=at, user=user, principal=principal,
+                             reason=f"replaced by {deployment} (promoted canary)")
+    if retired or deployment.traffic_percent != 100:
+        deployment.traffic_percent = 100
+        deployment.save()
+        _log(deployment, at=at, user=user, principal=principal, reason="promoted")
+    return deployment
+
+
+def _predecessor(deployment):
+    """The deployment that served the endpoint before `deployment` took it over: of those it
+    replaced, the one that carried the most traffic, then the latest."""
+    replaced = list(deployment.replaced.select_related("model_version"))
+    if not replaced:
+        return None
+    return max(replaced, key=lambda d: (d.traffic_percent or 100, d.active_from, d.pk))
+
+
+@transaction.atomic
+def rollback(*, deployment, at=None, user=None, principal=None):
+    """Undo an active deployment. A canary that was not promoted just stops (what it ran
+    beside keeps serving); otherwise the version that served the endpoint before is deployed
+    again, as a new deployment, and this one is marked rolled back.
+
+    Returns the new deployment, or None when a canary was withdrawn.
+    """
+    user, principal = _actor(user, principal)
+    deployment = _locked(deployment)
+    at = at or timezone.now()
+    if deployment.status != DeploymentStatus.ACTIVE:
+        raise ValidationError({"status": (
+            f"Only an active deployment is rolled back; {deployment} is "
+            f"{deployment.get_status_display()}."
+        )})
+    previous = _predecessor(deployment)
+    if previous is None and deployment.rolling_strategy == RollingStrategy.CANARY:
+        _stop(deployment, status=DeploymentStatus.ROLLED_BACK, at=at, user=user,
+              principal=principal, reason="canary rolled back")
+        return None
+    if previous is None:
+        raise ValidationError({"endpoint": (
+            f"Nothing served {deployment.endpoint} before {deployment}, so there is no "
+            "version to roll back to; retire it instead."
+        )})
+    _stop(deployment, status=DeploymentStatus.ROLLED_BACK, at=at, user=user,
+          principal=principal,
+          reason=f"rolled back to version {previous.model_version.model_version}")
+    strategy = (previous.rolling_strategy if previous.rolling_strategy != RollingStrategy.CANARY
+                else RollingStrategy.BLUE_GREEN)
+    restored = record_deployment(
+        model_version=previous.model_version, endpoint=deployment.endpoint,
+        deployment_method=previous.deployment_method, rolling_strategy=strategy,
+        environment=previous.environment, create_at=at, user=user, principal=principal,
+        reason=f"rollback of {deployment}",
+        environment_variables=[
+            {"name": v.name, "value": v.value, "secret": v.secret}
+            for v in previous.environment_variables.all()
+        ],
+    )
+    deployment.replaced_by = restored
+    deployment.save()
+    return restored
+
+
+@transaction.atomic
+def update_deployment(*, deployment, user=None, principal=None, **fields):
+    """Change what may change on a recorded deployment: environment, environment variables,
+    a canary's traffic percent and the status. The fields that say what was deployed where
+    may be sent again unchanged; a different value is refused."""
+    user, principal = _actor(user, principal)
+    deployment = _locked(deployment)
+    errors = {
+        name: (f"A recorded deployment's {name} does not change; record a new deployment "
+               "instead.")
+        for name in RECORDED_FIELDS
+        if name in fields and fields[name] is not None and fields[name] != getattr(deployment, name)
+    }
+    if errors:
+        raise ValidationError(errors)
+    if "environment" in fields:
+        deployment.environment = fields["environment"]
+    traffic_changed = (
+        "traffic_percent" in fields and fields["traffic_percent"] != deployment.traffic_percent
+    )
+    if traffic_changed and deployment.status in FINAL_STATUSES:
+        raise ValidationError({"traffic_percent": (
+            f"{deployment} is {deployment.get_status_display()}: its traffic share is history."
+        )})
+    if traffic_changed:
+        deployment.traffic_percent = fields["traffic_percent"]
+    deployment.full_clean(validate_constraints=False, validate_unique=False)
+    deployment.save()
+    if traffic_changed:
+        _log(deployment, at=timezone.now(), user=user, principal=principal,
+             reason=f"traffic {deployment.traffic_percent}%")
+    if "environment_variables" in fields:
+        _save_variables(deployment, list(fields["environment_variables"]))
+    if "status" in fields:
+        deployment = change_status(deployment=deployment, status=fields["status"], user=user,
+                                   principal=principal)
+    return deployment

@@ -7,16 +7,22 @@ number, whatever the number of results.
 """
 
 import datetime
+from urllib.parse import urlencode
 
 from django import forms
 from django.core.paginator import Paginator
-from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models import Count, Max, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
+from django.urls import reverse
 
-from catalog.filtersets import CatalogModelFilterSet, DataSourceFilterSet, within_namespace
+from catalog.filtersets import CatalogModelFilterSet, DataSourceFilterSet
 from catalog.models import CatalogModel, DataSource, ModelDataSource, Namespace
+from deployments.choices import DeploymentMethod, DeploymentStatus
+from deployments.filtersets import DeploymentFilterSet
+from deployments.models import Deployment
 from mlportal import access, fulltext
 from registry.choices import VersionStatus
+from registry.filtersets import ModelVersionFilterSet
 from registry.models import ModelVersion
 
 PAGE_SIZE = 20
@@ -27,6 +33,7 @@ MODEL_TEXT = ["model_name", "description", "owner"]
 MODEL_NAME_TEXT = ["model_name"]
 DATA_SOURCE_TEXT = ["name", "type", "description", "owner"]
 VERSION_TEXT = ["description", "created_by"]
+DEPLOYMENT_TEXT = ["endpoint", "environment"]
 
 FACET_LABELS = {
     "namespace": "Namespace",
@@ -44,9 +51,15 @@ class SearchForm(forms.Form):
     namespace = forms.CharField(required=False, max_length=255)
     owner = forms.CharField(required=False, max_length=254)
     data_source_type = forms.CharField(required=False, max_length=50)
-    deployment_method = forms.CharField(required=False, max_length=50)
-    environment = forms.CharField(required=False, max_length=100)
-    status = forms.CharField(required=False, max_length=50)
+    deployment_method = forms.ChoiceField(
+        required=False, choices=[("", "any"), *DeploymentMethod.choices],
+        error_messages={"invalid_choice": "One of: "
+                        + ", ".join(DeploymentMethod.values) + "."})
+    environment = forms.CharField(required=False, max_length=50)
+    status = forms.ChoiceField(
+        required=False, choices=[("", "any"), *VersionStatus.choices, *DeploymentStatus.choices],
+        error_messages={"invalid_choice": "One of: "
+                        + ", ".join([*VersionStatus.values, *DeploymentStatus.values]) + "."})
     since = forms.DateField(required=False, input_formats=["%Y-%m-%d"],
                             error_messages={"invalid": "Give a date as 2024-01-31."})
     until = forms.DateField(required=False, input_formats=["%Y-%m-%d"],
@@ -187,18 +200,15 @@ class VersionKind(Kind):
     facets = ("namespace", "status")
 
     def results(self, q, chosen, since, until):
+        after, before = _day_bounds(since, until)
         queryset = access.restrict(
             ModelVersion.objects.select_related("catalog_model__namespace"), self.user)
-        if chosen.get("namespace"):
-            queryset = queryset.filter(
-                within_namespace("catalog_model__namespace__path", chosen["namespace"]))
-        if chosen.get("status"):
-            queryset = queryset.filter(status=chosen["status"])
-        after, before = _day_bounds(since, until)
-        if after:
-            queryset = queryset.filter(create_at__gte=after)
-        if before:
-            queryset = queryset.filter(create_at__lte=before)
+        queryset = _valid(ModelVersionFilterSet(data={
+            "within": chosen.get("namespace"), "status": chosen.get("status"),
+            "create_at_after": after, "create_at_before": before,
+        }, queryset=queryset))
+        if queryset is None:
+            return None
         if fulltext.words(q):
             queryset = fulltext.matches(queryset, q, VERSION_TEXT, also=[named_models(q)])
         return queryset.order_by("-create_at", "-pk")
@@ -252,6 +262,73 @@ class DataSourceKind(Kind):
                 "link": source.get_absolute_url()}
 
 
+class DeploymentKind(Kind):
+    key, label = "deployments", "Deployments"
+    facets = ("namespace", "deployment_method", "environment", "status")
+
+    def results(self, q, chosen, since, until):
+        after, before = _day_bounds(since, until)
+        queryset = access.restrict(Deployment.objects.select_related(
+            "catalog_model__namespace", "model_version"), self.user)
+        queryset = _valid(DeploymentFilterSet(data={
+            "within": chosen.get("namespace"), "status": chosen.get("status"),
+            "deployment_method": chosen.get("deployment_method"),
+            "environment": chosen.get("environment"),
+            "create_at_after": after, "create_at_before": before,
+        }, queryset=queryset))
+        if queryset is None:
+            return None
+        if fulltext.words(q):
+            queryset = fulltext.matches(queryset, q, DEPLOYMENT_TEXT, also=[named_models(q)])
+        return queryset.order_by("-create_at", "-pk")
+
+    def facet_counts(self, results, chosen):
+        return [
+            _facet(results, "catalog_model__namespace__path", "namespace", chosen),
+            _facet(results, "deployment_method", "deployment_method", chosen,
+                   dict(DeploymentMethod.choices)),
+            _facet(results, "environment", "environment", chosen),
+            _facet(results, "status", "status", chosen, dict(DeploymentStatus.choices)),
+        ]
+
+    def csv_row(self, deployment):
+        model = deployment.catalog_model
+        return {"namespace": model.namespace.path, "model_name": model.model_name,
+                "model_version": deployment.model_version.model_version,
+                "deployment_id": deployment.deployment_id, "endpoint": deployment.endpoint,
+                "deployment_method": deployment.deployment_method,
+                "status": deployment.status, "description": deployment.environment,
+                "create_at": deployment.create_at,
+                "link": f"{model.get_absolute_url()}#deployment-{deployment.deployment_id}"}
+
+
+class EndpointKind(Kind):
+    """The endpoints deployments were made at, each once."""
+
+    key, label = "endpoints", "Endpoints"
+    facets = ("namespace", "deployment_method", "environment")
+    dated = False
+
+    def results(self, q, chosen, since, until):
+        deployments = DeploymentKind(self.user).results(q, chosen, None, None)
+        if deployments is None:
+            return None
+        return (deployments.order_by().values("endpoint")
+                .annotate(deployments=Count("pk"), last=Max("create_at"),
+                          running=Count("pk", filter=Q(active_from__isnull=False,
+                                                       active_until__isnull=True)))
+                .order_by("endpoint"))
+
+    def csv_row(self, row):
+        return {"endpoint": row["endpoint"], "create_at": row["last"],
+                "description": f"{row['deployments']} deployments, {row['running']} running",
+                "link": endpoint_url(row["endpoint"])}
+
+
+def endpoint_url(endpoint):
+    return reverse("pages:endpoint") + "?" + urlencode({"url": endpoint})
+
+
 class OwnerKind(Kind):
     """People (emails) who own models or data sources."""
 
@@ -275,7 +352,8 @@ class OwnerKind(Kind):
                 "description": f"{row['models']} models, {row['data_sources']} data sources"}
 
 
-KIND_CLASSES = [ModelKind, VersionKind, DataSourceKind, OwnerKind]
+KIND_CLASSES = [ModelKind, VersionKind, DeploymentKind, EndpointKind, DataSourceKind,
+                OwnerKind]
 KINDS = {kind.key: kind for kind in KIND_CLASSES}
 CSV_COLUMNS = ["kind", "namespace", "model_name", "model_version", "deployment_id", "name",
                "type", "owner", "endpoint", "deployment_method", "status", "description",

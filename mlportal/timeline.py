@@ -68,7 +68,8 @@ def layout(bars, now=None):
     height = AXIS_HEIGHT + len(lanes) * LANE_HEIGHT + 8
     return {
         "width": WIDTH, "height": height, "rects": rects,
-        "lanes": [{"label": lane if len(lane) <= 40 else lane[:39] + "…", "full": lane,
+        # Endpoints share their start (https://host/...): the end tells them apart.
+        "lanes": [{"label": lane if len(lane) <= 40 else "…" + lane[-39:], "full": lane,
                    "y": AXIS_HEIGHT + index * LANE_HEIGHT + LANE_HEIGHT / 2 + 4}
                   for lane, index in lanes.items()],
         "ticks": [{"x": round(x(moment), 1), "label": moment.strftime(fmt)}

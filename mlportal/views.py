@@ -12,16 +12,18 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import CharField, Q
 from django.db.models.functions import Cast
-from django.http import StreamingHttpResponse
+from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 
 from catalog.models import CatalogModel, DataSource
-from mlportal import access, search
+from deployments.choices import RollingStrategy
+from deployments.models import Deployment, EnvironmentVariable, StatusChange
+from mlportal import access, search, timeline
 from mlportal.filtersets import ObjectChangeFilterSet
 from mlportal.models import ObjectChange
 from mlportal.secrets import mask
-from registry.models import ModelVersion
+from registry.models import Alias, Artifact, ModelVersion, Tag
 
 CHANGES_PAGE_SIZE = 50
 HISTORY_SIZE = 25
@@ -57,14 +59,58 @@ def search_export(request):
     return _csv_response("search", search.CSV_COLUMNS, rows)
 
 
-def _changes_of(model, versions):
-    """The recorded changes of a catalog model and of its versions, newest first."""
-    types = ContentType.objects.get_for_models(CatalogModel, ModelVersion)
-    version_ids = versions.annotate(id_text=Cast("pk", CharField())).values("id_text")
-    return ObjectChange.objects.select_related("content_type").filter(
-        Q(content_type=types[CatalogModel], object_id=str(model.pk))
-        | Q(content_type=types[ModelVersion], object_id__in=version_ids)
-    )
+def _text_ids(queryset):
+    return queryset.annotate(id_text=Cast("pk", CharField())).values("id_text")
+
+
+def _changes_of(model):
+    """The recorded changes of a catalog model and of what hangs from it (versions,
+    artifacts, aliases, tags, deployments and their variables and status), newest first."""
+    related = {
+        ModelVersion: ModelVersion.objects.filter(catalog_model=model),
+        Artifact: Artifact.objects.filter(version__catalog_model=model),
+        Alias: Alias.objects.filter(catalog_model=model),
+        Tag: Tag.objects.filter(version__catalog_model=model),
+        Deployment: Deployment.objects.filter(catalog_model=model),
+        EnvironmentVariable: EnvironmentVariable.objects.filter(deployment__catalog_model=model),
+        StatusChange: StatusChange.objects.filter(deployment__catalog_model=model),
+    }
+    types = ContentType.objects.get_for_models(CatalogModel, *related)
+    condition = Q(content_type=types[CatalogModel], object_id=str(model.pk))
+    for kind, rows in related.items():
+        condition |= Q(content_type=types[kind], object_id__in=_text_ids(rows))
+    return ObjectChange.objects.select_related("content_type").filter(condition)
+
+
+def _timeline(deployments, lane, *, one_model):
+    """The timeline of `deployments` that served their endpoint, one lane per `lane(d)`, a
+    colour per version (named by its number alone when all are of `one_model`)."""
+    return timeline.layout([
+        timeline.Bar(
+            lane=lane(deployment), start=deployment.active_from, end=deployment.active_until,
+            label=f"v{deployment.model_version.model_version}",
+            colour_key=(f"v{deployment.model_version.model_version}" if one_model else
+                        f"{deployment.catalog_model} v{deployment.model_version.model_version}"),
+            title=(f"{deployment.catalog_model} v{deployment.model_version.model_version}, "
+                   f"deployment {deployment.deployment_id} at {deployment.endpoint} "
+                   f"({deployment.get_deployment_method_display()}, "
+                   f"{deployment.get_rolling_strategy_display()}"
+                   + (f" {deployment.traffic_percent}%" if deployment.traffic_percent else "")
+                   + f"): {deployment.active_from:%Y-%m-%d %H:%M} to "
+                   + (f"{deployment.active_until:%Y-%m-%d %H:%M}" if deployment.active_until
+                      else "now")),
+        )
+        for deployment in deployments if deployment.active_from is not None
+    ])
+
+
+def _endpoint_lane(deployment):
+    canary = deployment.rolling_strategy == RollingStrategy.CANARY
+    return deployment.endpoint + (" (canary)" if canary else "")
+
+
+def _strategy_lane(deployment):
+    return "canary" if deployment.rolling_strategy == RollingStrategy.CANARY else "rollouts"
 
 
 @login_required
@@ -75,17 +121,28 @@ def model_page(request, key):
         request.user,
     )
     model = get_object_or_404(models, namespace__path=namespace_path, model_name=model_name)
-    versions = access.restrict(ModelVersion.objects.filter(catalog_model=model), request.user)
+    versions = access.restrict(
+        ModelVersion.objects.filter(catalog_model=model).prefetch_related(
+            "artifacts", "tags", "aliases"),
+        request.user,
+    )
+    deployments = list(access.restrict(
+        Deployment.objects.filter(catalog_model=model).select_related(
+            "catalog_model__namespace", "model_version", "replaced_by"),
+        request.user,
+    ).order_by("create_at", "pk"))
     context = {
         "model": model,
         "input_schema": json.dumps(model.inference_input_schema, indent=2),
         "output_schema": json.dumps(model.inference_output_schema, indent=2),
         "versions": Paginator(versions.order_by("-model_version"), VERSIONS_PAGE_SIZE)
         .get_page(request.GET.get("versions_page")),
+        "deployments": deployments,
+        "timeline": _timeline(deployments, _endpoint_lane, one_model=True),
         "can_view_audit": access.can_view_audit(request.user),
     }
     if context["can_view_audit"]:
-        context["history"] = _changes_of(model, versions)[:HISTORY_SIZE]
+        context["history"] = _changes_of(model)[:HISTORY_SIZE]
     return render(request, "portal/model.html", context)
 
 
@@ -94,10 +151,37 @@ def data_source_page(request, name):
     source = get_object_or_404(access.restrict(DataSource.objects.all(), request.user),
                                name=name)
     models = access.restrict(source.models.select_related("namespace"), request.user)
+    running = access.restrict(
+        Deployment.objects.active().filter(catalog_model__data_sources=source)
+        .select_related("catalog_model__namespace", "model_version"),
+        request.user,
+    ).order_by("endpoint", "pk")
     return render(request, "portal/data_source.html", {
         "source": source,
         "connection": json.dumps(mask(source.connection), indent=2),
         "models": models,
+        "running": running,
+    })
+
+
+@login_required
+def endpoint_page(request):
+    url = request.GET.get("url", "").strip()
+    if not url:
+        return render(request, "portal/endpoint.html", {
+            "error": "Name the endpoint: /endpoints/?url=https://..."}, status=400)
+    deployments = list(access.restrict(
+        Deployment.objects.filter(endpoint=url)
+        .select_related("catalog_model__namespace", "model_version", "replaced_by")
+        .prefetch_related("status_history"),
+        request.user,
+    ).order_by("create_at", "pk"))
+    if not deployments:
+        raise Http404("No deployment was ever made at this endpoint.")
+    return render(request, "portal/endpoint.html", {
+        "endpoint": url,
+        "deployments": deployments,
+        "timeline": _timeline(deployments, _strategy_lane, one_model=False),
     })
 
 

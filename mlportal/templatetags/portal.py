@@ -2,7 +2,7 @@ import json
 
 from django import template
 
-from mlportal import access
+from mlportal import access, search
 
 register = template.Library()
 
@@ -54,3 +54,9 @@ def changed_fields(change):
 def short_json(value, limit=120):
     text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+@register.filter
+def endpoint_url(endpoint):
+    """The endpoint page of `endpoint`."""
+    return search.endpoint_url(endpoint)

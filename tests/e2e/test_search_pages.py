@@ -1,16 +1,20 @@
 """An auditor signs in, searches, opens a model page and exports CSV, in a real browser."""
 
 import csv
+import datetime
 import io
 
 import pytest
 from django.contrib.auth.models import Group
 
 from catalog.services import save_catalog_model
+from deployments.services import record_deployment
 from mlportal import audit
 from registry.models import ModelVersion
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+PROD = "https://abc.execute-api.us-east-1.amazonaws.com/doc_classification_prod"
 
 
 @pytest.fixture
@@ -21,9 +25,13 @@ def catalog(example, make_user):
         model = save_catalog_model(**example("catalog_model"))
         save_catalog_model(namespace="/abc_corp/claim", model_name="fraud_scoring",
                            owner="bob@example.com")
-        for number in (1, 2):
-            ModelVersion.objects.create(catalog_model=model, model_version=number,
-                                        description=f"retrained {number}")
+        versions = [ModelVersion.objects.create(catalog_model=model, model_version=number,
+                                                description=f"retrained {number}")
+                    for number in (1, 2)]
+        for version, month in zip(versions, (1, 3), strict=True):
+            record_deployment(model_version=version, endpoint=PROD, environment="prod",
+                              deployment_method="ecs", rolling_strategy="blue_green",
+                              create_at=datetime.datetime(2023, month, 1, tzinfo=datetime.UTC))
     return model
 
 
@@ -58,6 +66,17 @@ def test_an_auditor_searches_opens_a_model_and_exports_csv(browser_page, catalog
     assert page.locator("#version-2").is_visible()
     assert "claim history datawarehouse" in page.locator("#data-sources").inner_text()
     assert "Created" in page.locator("#history").inner_text()
+
+    timeline = page.locator("svg.timeline")
+    assert timeline.is_visible()
+    assert timeline.locator("rect").count() == 2
+    assert [label.strip() for label in timeline.locator("g.bar text").all_text_contents()] == [
+        "v1", "v2"]
+
+    page.locator("#deployments a", has_text="doc_classification_prod").first.click()
+    page.wait_for_url("**/endpoints/?url=*")
+    assert page.locator("h1").inner_text() == PROD
+    assert page.locator("table tbody tr").count() == 2
 
 
 def test_the_change_log_filters_and_exports(browser_page, catalog):

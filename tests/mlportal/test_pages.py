@@ -7,8 +7,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from catalog.models import DataSource
-from catalog.services import save_catalog_model, save_data_source
+from catalog.services import save_catalog_model
 from mlportal import audit
 from mlportal.models import ObjectChange
 from registry.models import ModelVersion
@@ -18,41 +17,6 @@ pytestmark = pytest.mark.django_db
 SEARCH = "/search/"
 CHANGES = "/changes/"
 DOC_MODEL = "/models/abc_corp/claim/doc_classification/"
-
-
-@pytest.fixture
-def catalog(example, superuser):
-    with audit.change_context(user=superuser, source="api"):
-        doc = save_catalog_model(**example("catalog_model"))
-        save_data_source(instance=DataSource.objects.get(name="claim history datawarehouse"),
-                         connection={"account": "abc", "password": "planted-secret"})
-        fraud = save_catalog_model(
-            namespace="/abc_corp/claim", model_name="fraud_scoring", owner="bob@example.com",
-            description="Scores claims for fraud",
-            data_sources=[{"name": "claim history datawarehouse"},
-                          {"name": "policy events", "type": "kafka"}])
-        save_catalog_model(namespace="/xyz_bank/cards", model_name="churn.v2",
-                           owner="carol@example.com", description="Who will not renew",
-                           data_sources=[{"name": "crm", "type": "postgres"}])
-        for number in (1, 2):
-            ModelVersion.objects.create(catalog_model=doc, model_version=number,
-                                        description=f"retrained {number}",
-                                        created_by="arn:aws:iam::123456789012:user/alice")
-        ModelVersion.objects.create(catalog_model=fraud, model_version=1,
-                                    description="first gradient boosting", status="deprecated")
-    return doc
-
-
-@pytest.fixture
-def reader_client(client, reader):
-    client.force_login(reader)
-    return client
-
-
-@pytest.fixture
-def auditor_client(client, auditor):
-    client.force_login(auditor)
-    return client
 
 
 def shown(response, kind):
@@ -107,7 +71,8 @@ def test_every_kind_is_listed_with_its_count(reader_client, catalog):
 
     assert response.status_code == 200
     counts = {g["kind"].key: g["count"] for g in response.context["groups"]}
-    assert counts == {"models": 3, "versions": 3, "data_sources": 4, "owners": 3}
+    assert counts == {"models": 3, "versions": 3, "deployments": 0, "endpoints": 0,
+                      "data_sources": 4, "owners": 3}
 
 
 @pytest.mark.parametrize(("q", "kind", "expected"), [

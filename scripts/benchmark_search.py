@@ -129,12 +129,40 @@ def generate(rng, words):
         generate_registry_and_deployments(rng, models, versions, epoch)
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
-    print(f"generated {MODELS:,} models, {len(versions):,} versions, {DEPLOYMENTS:,} "
-          f"deployments in {time.perf_counter() - started:.0f} s")
+    from deployments.models import Deployment
+
+    print(f"generated {MODELS:,} models, {len(versions):,} versions, "
+          f"{Deployment.objects.count():,} deployments in {time.perf_counter() - started:.0f} s")
 
 
 def generate_registry_and_deployments(rng, models, versions, epoch):
-    """Artifacts and deployments, once the registry and deployments apps have them."""
+    """An artifact per version; per model, its last two versions deployed one after the
+    other at its production endpoint (the first retired when the second came)."""
+    from deployments.models import Deployment
+    from registry.models import Artifact
+
+    Artifact.objects.bulk_create([
+        Artifact(version=version, name="trained", create_at=version.create_at,
+                 uri=f"s3://models/{version.catalog_model_id}/trained/{version.model_version}.tgz")
+        for version in versions], batch_size=BATCH)
+    latest = {}
+    for version in versions:
+        latest.setdefault(version.catalog_model_id, []).append(version)
+    per_model = DEPLOYMENTS // MODELS
+    deployments = []
+    for model in models:
+        endpoint = f"https://ml.example.com/{model.namespace.path.strip('/')}/{model.model_name}"
+        method = rng.choice(["ecs", "eks", "lambda", "sagemaker"])
+        served = latest[model.pk][-per_model:]
+        for number, version in enumerate(served, start=1):
+            start = version.create_at + timedelta(days=2)
+            end = served[number].create_at + timedelta(days=2) if number < len(served) else None
+            deployments.append(Deployment(
+                model_version=version, catalog_model=model, deployment_id=number,
+                create_at=start, endpoint=endpoint, environment="prod",
+                deployment_method=method, rolling_strategy="blue_green",
+                status="retired" if end else "active", active_from=start, active_until=end))
+    Deployment.objects.bulk_create(deployments, batch_size=BATCH)
 
 
 def measure(label, client, urls):
@@ -203,6 +231,8 @@ def main():
                 [f"/search/?q={q}&kind=versions" for q in common])
         measure("search, models in a namespace", client,
                 [f"/search/?kind=models&namespace=/org{i % 20}" for i in range(args.requests)])
+        measure("search, a common word, deployments", client,
+                [f"/search/?q={q}&kind=deployments" for q in common])
         measure("model page", client, [f"/models/{key}/" for key in keys])
     finally:
         if dedicated and not args.keep:

@@ -4,6 +4,7 @@ import pytest
 from django.db import connection
 
 from catalog.models import CatalogModel, DataSource
+from deployments.models import Deployment
 from mlportal import fulltext, search
 from registry.models import ModelVersion
 
@@ -16,11 +17,14 @@ from registry.models import ModelVersion
     (CatalogModel, search.MODEL_NAME_TEXT, "catalog_model_name_search"),
     (DataSource, search.DATA_SOURCE_TEXT, "data_source_search"),
     (ModelVersion, search.VERSION_TEXT, "model_version_search"),
+    (Deployment, search.DEPLOYMENT_TEXT, "deployment_search"),
 ])
 def test_each_kind_searches_through_its_index(model, fields, index):
     queryset = fulltext.matches(model.objects.all(), "doc classif", fields)
     with connection.cursor() as cursor:
+        # Tables this small would be scanned whole; a bitmap scan is what a GIN index gives.
         cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_indexscan = off")
         plan = queryset.explain()
 
     assert f"Bitmap Index Scan on {index}" in plan

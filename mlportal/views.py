@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from catalog.models import CatalogModel, DataSource
 from deployments.choices import RollingStrategy
-from deployments.models import Deployment, EnvironmentVariable, StatusChange
+from deployments.models import Deployment, EnvironmentVariable
 from mlportal import access, search, timeline
 from mlportal.filtersets import ObjectChangeFilterSet
 from mlportal.models import ObjectChange
@@ -65,7 +65,7 @@ def _text_ids(queryset):
 
 def _changes_of(model):
     """The recorded changes of a catalog model and of what hangs from it (versions,
-    artifacts, aliases, tags, deployments and their variables and status), newest first."""
+    artifacts, aliases, tags, deployments and their variables), newest first."""
     related = {
         ModelVersion: ModelVersion.objects.filter(catalog_model=model),
         Artifact: Artifact.objects.filter(version__catalog_model=model),
@@ -73,7 +73,6 @@ def _changes_of(model):
         Tag: Tag.objects.filter(version__catalog_model=model),
         Deployment: Deployment.objects.filter(catalog_model=model),
         EnvironmentVariable: EnvironmentVariable.objects.filter(deployment__catalog_model=model),
-        StatusChange: StatusChange.objects.filter(deployment__catalog_model=model),
     }
     types = ContentType.objects.get_for_models(CatalogModel, *related)
     condition = Q(content_type=types[CatalogModel], object_id=str(model.pk))

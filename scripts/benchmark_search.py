@@ -201,7 +201,8 @@ def main():
         rng = random.Random(20240131)
         words = vocabulary(rng)
         has_data = CatalogModel.objects.exists()
-        if has_data and not (args.reuse or (dedicated and args.keep)):
+        # The dedicated database holds only what an earlier run (with --keep) generated.
+        if has_data and not (args.reuse or dedicated):
             raise SystemExit(f"{url.rsplit('@', 1)[-1]} already holds models: give --reuse to "
                              "measure them as they are, or point DATABASE_URL at an empty "
                              "database.")

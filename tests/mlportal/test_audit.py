@@ -373,3 +373,63 @@ def test_deleting_a_user_keeps_their_changes_under_their_name(make_user):
 
     [change] = changes_of(model)
     assert change.user is None and change.user_name == "leaver"
+
+
+# --- every model, every path ---------------------------------------------------------------
+
+# Rows recorded otherwise: a model's data source links as updates of the model, a
+# deployment's status steps as updates of the deployment; the trail itself.
+NOT_AUDITED_ON_THEIR_OWN = {"catalog.ModelDataSource", "deployments.StatusChange",
+                            "mlportal.ObjectChange"}
+
+
+def test_every_model_of_the_portal_is_audited():
+    from django.apps import apps
+
+    portal = [model for model in apps.get_models()
+              if model._meta.app_label in {"mlportal", "catalog", "registry", "deployments"}]
+
+    assert {model._meta.label for model in portal
+            if not getattr(model, "audited", False)} == NOT_AUDITED_ON_THEIR_OWN
+
+
+def test_the_demo_command_records_versions_artifacts_and_deployments(capsys):
+    call_command("load_demo")
+
+    recorded = set(ObjectChange.objects.filter(source="command", principal="load_demo")
+                   .values_list("content_type__model", flat=True))
+    assert recorded >= {"catalogmodel", "modelversion", "artifact", "alias", "tag",
+                        "deployment", "environmentvariable"}
+
+
+def test_a_version_records_the_principal_its_document_names(admin_api, example):
+    admin_api.post(MODELS, example("catalog_model"), format="json")
+
+    response = admin_api.post("/api/v1/versions/", example("model_version"), format="json",
+                              HTTP_X_PRINCIPAL="arn:aws:iam::123456789012:role/ci")
+
+    assert response.status_code == 201, response.content
+    grouped = ObjectChange.objects.filter(request_id=response["X-Request-ID"])
+    assert sorted(c.object_type for c in grouped) == [
+        "registry.artifact", "registry.artifact", "registry.modelversion"]
+    assert {c.principal for c in grouped} == {"arn:aws:iam::123456789012:user/alice"}
+
+
+def test_a_deployment_records_the_header_principal_and_masks_secrets(admin_api, example):
+    admin_api.post(MODELS, example("catalog_model"), format="json")
+    version = example("model_version") | {"model_version": 3}
+    admin_api.post("/api/v1/versions/", version, format="json")
+    document = example("deployment") | {"environment_variables": [
+        {"name": "FOO", "value": "BAR"}, {"name": "DB_PASSWORD", "value": "hunter2"}]}
+
+    response = admin_api.post("/api/v1/deployments/", document, format="json",
+                              HTTP_X_PRINCIPAL="arn:aws:iam::123456789012:role/cd")
+
+    assert response.status_code == 201, response.content
+    grouped = ObjectChange.objects.filter(request_id=response["X-Request-ID"])
+    assert {c.principal for c in grouped} == {"arn:aws:iam::123456789012:role/cd"}
+    variables = {c.postchange_data["name"]: c.postchange_data["value"] for c in grouped
+                 if c.object_type == "deployments.environmentvariable"}
+    assert variables == {"FOO": "BAR", "DB_PASSWORD": "********"}
+    [deployment] = [c for c in grouped if c.object_type == "deployments.deployment"]
+    assert deployment.action == "create" and deployment.postchange_data["status"] == "active"

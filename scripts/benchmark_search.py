@@ -18,6 +18,7 @@ import random
 import statistics
 import sys
 import time
+import warnings
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -193,6 +194,7 @@ def main():
     from catalog.models import CatalogModel
 
     settings.ALLOWED_HOSTS = ["*"]
+    warnings.filterwarnings("ignore", "No directory at", UserWarning)  # no collectstatic here
     # Pages link static files by name; production's manifest needs collectstatic first.
     settings.STORAGES = {**settings.STORAGES, "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}

@@ -8,6 +8,7 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.viewsets import ModelViewSet
 
+from deployments.api.serializers import DEPLOYMENTS_OF_VERSION
 from mlportal import access, audit
 from mlportal.api.base import PortalViewSet
 from registry import services
@@ -37,7 +38,7 @@ class ModelVersionViewSet(PortalViewSet):
 
     queryset = ModelVersion.objects.select_related(
         "catalog_model__namespace", "registered_by"
-    ).prefetch_related("artifacts", "tags", "aliases")
+    ).prefetch_related("artifacts", "tags", "aliases", DEPLOYMENTS_OF_VERSION)
     serializer_class = ModelVersionSerializer
     filterset_class = ModelVersionFilterSet
     http_method_names = ["get", "post", "put", "patch", "head", "options"]

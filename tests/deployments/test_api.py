@@ -1,7 +1,7 @@
 import pytest
 
 from deployments.models import Deployment, EnvironmentVariable
-from tests.deployments.conftest import at
+from tests.deployments.conftest import ENDPOINT, at
 
 pytestmark = pytest.mark.django_db
 
@@ -435,3 +435,21 @@ def test_the_summary_says_where_each_version_runs(deploy, versions,
     assert set(summaries[3][0]) == {
         "id", "deployment_id", "endpoint", "environment", "deployment_method",
         "rolling_strategy", "traffic_percent", "status", "active_from", "active_until"}
+
+
+def test_a_version_shows_where_it_is_deployed_in_the_api_and_the_admin(
+    admin_api, admin_client, deploy, versions, django_assert_max_num_queries
+):
+    deploy(2, create_at=at("01-10 00:00"))
+    deploy(3, create_at=at("01-15 00:00"), environment="prod")
+
+    listed = admin_api.get("/api/v1/versions/?model_name=doc_classification&ordering=model_version")
+    by_number = {version["model_version"]: version for version in listed.json()["results"]}
+
+    assert by_number[1]["deployments"] == []
+    assert [(d["status"], d["active_until"]) for d in by_number[2]["deployments"]] == [
+        ("retired", "2023-01-15T00:00:00.000Z")]
+    assert by_number[3]["deployments"][0]["endpoint"] == ENDPOINT
+    assert by_number[3]["deployments"][0]["environment"] == "prod"
+    page = admin_client.get(f"/admin/registry/modelversion/{versions[3].pk}/change/")
+    assert ENDPOINT in page.content.decode()

@@ -71,16 +71,17 @@ MORE_MODELS = [
 
 PIPELINE = "arn:aws:iam::123456789012:role/training-pipeline"
 CLAIM_MODEL = {"namespace": "/abc_corp/claim", "model_name": "doc_classification"}
-# Version 1 of doc_classification is the user's example document (examples/model_version.json).
+# Version 1 of doc_classification is the user's example document (examples/model_version.json);
+# version 3 is registered before the example deployment runs it (2023-01-15).
 MORE_VERSIONS = [
-    {**CLAIM_MODEL, "model_version": 2, "create_at": "2023-03-01T00:00:00.000Z",
+    {**CLAIM_MODEL, "model_version": 2, "create_at": "2023-01-05T00:00:00.000Z",
      "description": "Retrained on the claims of 2022 Q4.", "created_by": PIPELINE,
      "artifacts": [
          {"name": "trained", "uri": "s3://abc_corp/claim/doc_classification/trained/2.tar.gz"},
          {"name": "static_data",
           "uri": "s3://abc_corp/claim/doc_classification/static_data/2.tar.gz"}],
      "tags": {"framework": "sklearn", "dataset": "claims-2022q4"}},
-    {**CLAIM_MODEL, "model_version": 3, "create_at": "2023-06-01T00:00:00.000Z",
+    {**CLAIM_MODEL, "model_version": 3, "create_at": "2023-01-10T00:00:00.000Z",
      "description": "Adds handwritten letters; trained artifact uploaded through the portal.",
      "created_by": PIPELINE, "tags": {"framework": "sklearn", "dataset": "claims-2023q1"}},
     {"namespace": "/abc_corp/claim", "model_name": "fraud_scoring", "model_version": 1,
@@ -144,12 +145,12 @@ FRAUD_ENDPOINT = "https://fraud.abc.corp.com/score"
 # a blue-green rollout. Each follows the registration of its version (MORE_VERSIONS).
 MORE_DEPLOYMENTS = [
     {"namespace": "/abc_corp/claim", "model_name": "doc_classification", "model_version": 2,
-     "deployment_id": 2, "create_at": "2023-03-02T00:00:00Z", "endpoint": STAGING,
+     "deployment_id": 2, "create_at": "2023-01-20T00:00:00Z", "endpoint": STAGING,
      "environment": "staging", "deployment_method": "eks", "rolling_strategy": "rolling",
      "environment_variables": [{"name": "LOG_LEVEL", "value": "debug"},
                                {"name": "DB_PASSWORD", "value": "demo", "secret": True}]},
     {"namespace": "/abc_corp/claim", "model_name": "doc_classification", "model_version": 3,
-     "deployment_id": 3, "create_at": "2023-06-02T00:00:00Z", "endpoint": STAGING,
+     "deployment_id": 3, "create_at": "2023-02-01T00:00:00Z", "endpoint": STAGING,
      "environment": "staging", "deployment_method": "eks", "rolling_strategy": "rolling",
      "environment_variables": [{"name": "LOG_LEVEL", "value": "info"},
                                {"name": "DB_PASSWORD", "value": "demo", "secret": True}]},

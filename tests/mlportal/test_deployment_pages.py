@@ -185,3 +185,27 @@ def test_the_endpoint_page_needs_a_sign_in(client, deployed):
     response = client.get(ENDPOINT, {"url": PROD})
 
     assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+
+
+def test_searching_deployments_costs_the_same_for_more_of_them(reader_client, deployed,
+                                                               django_assert_max_num_queries):
+    def visit():
+        for params in ({}, {"q": "doc_classification"}, {"kind": "deployments"},
+                       {"kind": "endpoints"}, {"kind": "deployments", "environment": "dev"}):
+            assert reader_client.get(SEARCH, params).status_code == 200
+
+    version = ModelVersion.objects.get(catalog_model=deployed, model_version=3)
+
+    def deploy(index):
+        record_deployment(model_version=version, endpoint=f"https://e{index}.example.com",
+                          deployment_method="sagemaker", rolling_strategy="rolling",
+                          environment="dev", create_at=day(7, index + 1))
+
+    deploy(0)
+    with CaptureQueriesContext(connection) as few:
+        visit()
+    for index in range(1, 25):
+        deploy(index)
+
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        visit()

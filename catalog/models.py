@@ -5,6 +5,7 @@ import markdown
 import nh3
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.urls import reverse
 from django.utils.safestring import mark_safe
 
 from catalog.validators import (
@@ -79,6 +80,9 @@ class DataSource(models.Model):
     def __str__(self):
         return self.name
 
+    def get_absolute_url(self):
+        return reverse("pages:data-source", args=[self.name])
+
     def clean(self):
         if not isinstance(self.connection, dict):
             raise ValidationError({"connection": "The connection is a JSON object."})
@@ -147,6 +151,10 @@ class CatalogModel(models.Model):
 
     def __str__(self):
         return f"{self.namespace.path}/{self.model_name}"
+
+    def get_absolute_url(self):
+        # The natural key: /models/abc_corp/claim/doc_classification/
+        return reverse("pages:model", args=[f"{self.namespace.path[1:]}/{self.model_name}"])
 
     def audit_data(self):
         return {

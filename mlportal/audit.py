@@ -3,8 +3,13 @@
 A request (admin, API, pages) opens a context in AuditContextMiddleware; management
 commands and services open one with `change_context(...)`. Every save or delete of a
 model that declares `audited = True` is recorded in ObjectChange with the context's
-user, principal and request id. Within one context, repeated changes of one object
-are folded into one record, as NetBox does.
+user, principal and request id. Links between audited rows (the rows of a many-to-many
+`through` model, such as a catalog model's data sources) are recorded as an update of
+the audited row that owns the many-to-many field, whichever way they are written.
+
+Within one context, repeated saves of one object are folded into one record (its first
+"before" and its last "after"), as NetBox does; a delete always has a record of its own.
+Changes made outside any context are recorded too, one record each, without request id.
 """
 
 import contextvars
@@ -13,14 +18,18 @@ import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from django.apps import apps
 from django.contrib.contenttypes.models import ContentType
 from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_delete, pre_save
+from django.http import JsonResponse
 
 from mlportal import access
 from mlportal.choices import ChangeAction
 
-MASK = "********"
+PRINCIPAL_HEADER = "X-Principal"
+PRINCIPAL_MAX_LENGTH = 255
 
 
 @dataclass
@@ -29,7 +38,8 @@ class ChangeContext:
     principal: str = ""
     source: str = ""
     request_id: uuid.UUID = field(default_factory=uuid.uuid4)
-    # (content type id, object id) -> ObjectChange already written in this context
+    request: object = None
+    # (content type id, object id) -> the ObjectChange written for it in this context
     changes: dict = field(default_factory=dict)
 
 
@@ -54,10 +64,22 @@ def set_principal(principal):
     """Record the principal a client names (such as an IAM ARN) for this context's changes."""
     context = current_context()
     if context is not None and principal:
-        context.principal = principal
+        context.principal = str(principal)[:PRINCIPAL_MAX_LENGTH]
+
+
+def principal_error(value):
+    """Why `value` cannot be a principal, or None when it can."""
+    if len(value) > PRINCIPAL_MAX_LENGTH:
+        return f"At most {PRINCIPAL_MAX_LENGTH} characters."
+    if not value.isprintable():
+        return "Printable characters only."
+    return None
 
 
 class AuditContextMiddleware:
+    """Opens a change context per request; API clients may name their principal in the
+    X-Principal header (e.g. the IAM ARN of the pipeline calling)."""
+
     def __init__(self, get_response):
         self.get_response = get_response
 
@@ -65,8 +87,11 @@ class AuditContextMiddleware:
         source = "admin" if request.path.startswith("/admin/") else (
             "api" if request.path.startswith("/api/") else "web"
         )
-        context = ChangeContext(source=source)
-        context.request = request
+        principal = request.headers.get(PRINCIPAL_HEADER, "").strip() if source == "api" else ""
+        error = principal_error(principal)
+        if error:
+            return JsonResponse({PRINCIPAL_HEADER: [error]}, status=400)
+        context = ChangeContext(source=source, principal=principal, request=request)
         request.id = context.request_id
         token = _current.set(context)
         try:
@@ -79,7 +104,7 @@ class AuditContextMiddleware:
 
 def _user_of(context):
     user = context.user
-    if user is None and getattr(context, "request", None) is not None:
+    if user is None and context.request is not None:
         # DRF authenticates inside the view and writes the user back onto the request.
         user = getattr(context.request, "user", None)
     return user if user is not None and user.is_authenticated else None
@@ -98,6 +123,11 @@ def snapshot(instance):
     return json.loads(json.dumps(data, cls=DjangoJSONEncoder))
 
 
+def _stored(model, pk):
+    """A fresh copy from the database: instances at hand may hold stale prefetched links."""
+    return model._base_manager.filter(pk=pk).first()
+
+
 def _record(instance, action, before, after):
     from mlportal.models import ObjectChange
 
@@ -106,22 +136,11 @@ def _record(instance, action, before, after):
     context = current_context()
     content_type = ContentType.objects.get_for_model(instance.__class__)
     key = (content_type.pk, str(instance.pk))
-    if context is not None and key in context.changes:
-        change = context.changes[key]
-        if change.action == ChangeAction.CREATE and action == ChangeAction.DELETE:
-            change.delete()
-            del context.changes[key]
+    object_repr = str(instance)[:200]
+    if context is not None and action != ChangeAction.DELETE:
+        earlier = context.changes.get(key)
+        if earlier is not None and earlier.fold(after=after, object_repr=object_repr):
             return
-        if action == ChangeAction.DELETE:
-            change.action = action
-        change.postchange_data = after
-        change.object_repr = str(instance)[:200]
-        if ObjectChange.objects.filter(pk=change.pk).update(
-            action=change.action, postchange_data=after, object_repr=change.object_repr
-        ):
-            return
-        # The record was rolled back with a savepoint (a write that failed): start afresh.
-        del context.changes[key]
     user = _user_of(context) if context else None
     change = ObjectChange.objects.create(
         user=user,
@@ -132,53 +151,128 @@ def _record(instance, action, before, after):
         action=action,
         content_type=content_type,
         object_id=str(instance.pk),
-        object_repr=str(instance)[:200],
+        object_repr=object_repr,
         namespace=access.namespace_path(instance) or "",
         prechange_data=before,
         postchange_data=after,
     )
     if context is not None:
-        context.changes[key] = change
+        if action == ChangeAction.DELETE:
+            context.changes.pop(key, None)
+        else:
+            context.changes[key] = change
 
 
-def _audited(sender):
-    return getattr(sender, "audited", False)
+def _audited(model):
+    return getattr(model, "audited", False)
+
+
+_link_owners = None
+
+
+def _owner_field(link_model):
+    """For the explicit `through` model of an audited row's many-to-many field: the name of
+    its foreign key to that row; else None."""
+    global _link_owners
+    if _link_owners is None:
+        _link_owners = {
+            m2m.remote_field.through: m2m.m2m_field_name()
+            for model in apps.get_models() if _audited(model)
+            for m2m in model._meta.many_to_many
+            if not m2m.remote_field.through._meta.auto_created
+        }
+    return _link_owners.get(link_model)
+
+
+def _owner_of_link(link_model, link):
+    name = _owner_field(link_model)
+    if name is None:
+        return None
+    owner_field = link_model._meta.get_field(name)
+    return owner_field.related_model, getattr(link, owner_field.attname)
 
 
 def _before_save(sender, instance, raw=False, **kwargs):
-    if not _audited(sender) or raw or instance._state.adding:
+    if raw:
         return
-    stored = sender._base_manager.filter(pk=instance.pk).first()
-    instance._audit_before = snapshot(stored) if stored is not None else None
+    if _audited(sender):
+        stored = None if instance._state.adding else _stored(sender, instance.pk)
+        instance._audit_before = snapshot(stored) if stored is not None else None
+    elif (owner := _owner_of_link(sender, instance)) is not None:
+        stored_owner = _stored(*owner)
+        instance._audit_owner_before = snapshot(stored_owner) if stored_owner else None
 
 
 def _after_save(sender, instance, created, raw=False, **kwargs):
-    if not _audited(sender) or raw:
+    if raw:
         return
-    before = None if created else getattr(instance, "_audit_before", None)
-    action = ChangeAction.CREATE if created or before is None else ChangeAction.UPDATE
-    _record(instance, action, before, snapshot(instance))
-    instance._audit_before = None
+    if _audited(sender):
+        before = None if created else getattr(instance, "_audit_before", None)
+        action = ChangeAction.CREATE if created or before is None else ChangeAction.UPDATE
+        _record(instance, action, before, snapshot(instance))
+        instance._audit_before = None
+    elif (owner := _owner_of_link(sender, instance)) is not None:
+        _record_owner_update(owner, getattr(instance, "_audit_owner_before", None))
 
 
-def _before_delete(sender, instance, **kwargs):
+def _record_owner_update(owner, before):
+    stored_owner = _stored(*owner)
+    if stored_owner is not None and before is not None:
+        _record(stored_owner, ChangeAction.UPDATE, before, snapshot(stored_owner))
+
+
+def _deleting_owner_too(owner_model, origin):
+    # Deleting a row deletes its links first; the row's own delete record covers them.
+    if isinstance(origin, models.QuerySet):
+        return issubclass(origin.model, owner_model)
+    return isinstance(origin, owner_model)
+
+
+def _before_delete(sender, instance, origin=None, **kwargs):
     if _audited(sender):
         instance._audit_before = snapshot(instance)
+    elif (owner := _owner_of_link(sender, instance)) is not None:
+        if _deleting_owner_too(owner[0], origin):
+            instance._audit_owner_before = None
+        else:
+            stored_owner = _stored(*owner)
+            instance._audit_owner_before = snapshot(stored_owner) if stored_owner else None
 
 
 def _after_delete(sender, instance, **kwargs):
     if _audited(sender):
         _record(instance, ChangeAction.DELETE, instance._audit_before, None)
+    elif (owner := _owner_of_link(sender, instance)) is not None:
+        _record_owner_update(owner, getattr(instance, "_audit_owner_before", None))
 
 
-def _m2m_changed(sender, instance, action, reverse, **kwargs):
-    if reverse or not _audited(instance.__class__):
+def _m2m_owners(sender, instance, reverse, model, pk_set):
+    """The audited rows whose many-to-many field this change alters."""
+    if not reverse:
+        return [(instance.__class__, instance.pk)] if _audited(instance.__class__) else []
+    if not _audited(model):
+        return []
+    if pk_set is None:  # clear(): every row linked to `instance`
+        m2m = next(f for f in model._meta.many_to_many if f.remote_field.through is sender)
+        pk_set = model._base_manager.filter(**{m2m.name: instance}).values_list("pk", flat=True)
+    return [(model, pk) for pk in pk_set]
+
+
+def _m2m_changed(sender, instance, action, reverse, model, pk_set, **kwargs):
+    if not sender._meta.auto_created and action not in ("pre_add", "post_add"):
+        # Removing rows of an explicit `through` model deletes them one by one: recorded
+        # by _before_delete/_after_delete. Adding creates them in bulk, without signals.
         return
     if action.startswith("pre_"):
-        instance._audit_before = snapshot(instance)
-    else:
-        _record(instance, ChangeAction.UPDATE, getattr(instance, "_audit_before", None),
-                snapshot(instance))
+        instance._audit_m2m_before = {
+            owner: snapshot(stored)
+            for owner in _m2m_owners(sender, instance, reverse, model, pk_set)
+            if (stored := _stored(*owner)) is not None
+        }
+        return
+    for owner, before in getattr(instance, "_audit_m2m_before", {}).items():
+        _record_owner_update(owner, before)
+    instance._audit_m2m_before = {}
 
 
 def connect_signals():

@@ -51,6 +51,17 @@ class Token(models.Model):
     def __str__(self):
         return f"{self.prefix}… ({self.user})"
 
+    def audit_data(self):
+        # Never the digest: it is all an attacker would need to try keys offline.
+        return {
+            "user": self.user.get_username(),
+            "prefix": self.prefix,
+            "description": self.description,
+            "read_only": self.read_only,
+            "expires_at": self.expires_at,
+            "revoked_at": self.revoked_at,
+        }
+
     @property
     def read_only(self):
         return not self.write_enabled
@@ -66,16 +77,6 @@ class Token(models.Model):
             self.expires_at <= timezone.now()
         ):
             raise ValidationError({"expires_at": "The expiry must be in the future."})
-
-    def audit_data(self):
-        return {
-            "user": self.user.get_username(),
-            "prefix": self.prefix,
-            "description": self.description,
-            "read_only": self.read_only,
-            "expires_at": self.expires_at,
-            "revoked_at": self.revoked_at,
-        }
 
     def set_new_key(self):
         """Give the token a fresh key and return it; the caller shows it once."""
@@ -155,6 +156,18 @@ class Grant(models.Model):
         }
 
 
+class AuditTrailIsReadOnly(Exception):
+    """The audit trail is written by mlportal.audit only, and never edited or deleted."""
+
+
+class ObjectChangeQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise AuditTrailIsReadOnly("Recorded changes cannot be edited.")
+
+    def delete(self):
+        raise AuditTrailIsReadOnly("Recorded changes cannot be deleted.")
+
+
 class ObjectChange(models.Model):
     """One create, update or delete of an audited row. Written by mlportal.audit only."""
 
@@ -181,9 +194,37 @@ class ObjectChange(models.Model):
     prechange_data = models.JSONField(null=True, blank=True)
     postchange_data = models.JSONField(null=True, blank=True)
 
+    objects = ObjectChangeQuerySet.as_manager()
+
     class Meta:
         ordering = ["-time", "-id"]
         indexes = [models.Index(fields=["content_type", "object_id"])]
 
     def __str__(self):
         return f"{self.get_action_display()} {self.object_repr}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AuditTrailIsReadOnly("Recorded changes cannot be edited.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AuditTrailIsReadOnly("Recorded changes cannot be deleted.")
+
+    @property
+    def object_type(self):
+        """"app_label.model", e.g. "catalog.catalogmodel"."""
+        return f"{self.content_type.app_label}.{self.content_type.model}"
+
+    def fold(self, *, after, object_repr):
+        """Fold a later save of the same object in the same request into this record.
+
+        False when the record is gone (rolled back with a savepoint): write a new one then.
+        """
+        rows = models.QuerySet.update(
+            ObjectChange.objects.filter(pk=self.pk),
+            postchange_data=after, object_repr=object_repr,
+        )
+        if rows:
+            self.postchange_data, self.object_repr = after, object_repr
+        return bool(rows)

@@ -115,7 +115,9 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
-LOGIN_URL = "admin:login"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "pages:search"
+LOGOUT_REDIRECT_URL = "login"
 
 # HTTPS deployments (README, "Production settings"): DJANGO_HTTPS=1 turns on everything
 # below; each variable overrides its part. `manage.py check --deploy` is then clean.

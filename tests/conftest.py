@@ -39,6 +39,7 @@ def _static_files_from_apps(settings):
 
 @pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
+    # PBKDF2's deliberate slowness is for production; tests create many users.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 

@@ -6,7 +6,7 @@ from catalog.validators import validate_namespace_path
 from mlportal import services
 from mlportal.api.base import ModelSerializer, Timestamp
 from mlportal.choices import Role
-from mlportal.models import Grant, Token
+from mlportal.models import Grant, ObjectChange, Token
 
 
 class TokenRequestSerializer(serializers.Serializer):
@@ -93,3 +93,20 @@ class GrantSerializer(ModelSerializer):
 
     def update(self, instance, validated_data):
         return self._save(instance, validated_data)
+
+
+class ObjectChangeSerializer(serializers.ModelSerializer):
+    """One recorded change. `before` and `after` are the object's audit documents, with
+    secrets masked when they were recorded."""
+
+    time = Timestamp()
+    user = serializers.CharField(source="user_name")
+    object_type = serializers.CharField()
+    before = serializers.JSONField(source="prechange_data")
+    after = serializers.JSONField(source="postchange_data")
+
+    class Meta:
+        model = ObjectChange
+        fields = ["id", "time", "user", "principal", "source", "request_id", "action",
+                  "object_type", "object_id", "object_repr", "namespace", "before", "after"]
+        read_only_fields = fields

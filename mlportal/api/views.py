@@ -1,21 +1,23 @@
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 from drf_spectacular.utils import extend_schema
-from rest_framework import status
+from rest_framework import permissions, status
 from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from mlportal import access
 from mlportal.api.base import PortalViewSet, ReadOnlyPortalViewSet
 from mlportal.api.serializers import (
     GrantSerializer,
     NewTokenSerializer,
+    ObjectChangeSerializer,
     TokenRequestSerializer,
     TokenSerializer,
 )
-from mlportal.filtersets import GrantFilterSet, TokenFilterSet
-from mlportal.models import Grant, Token
+from mlportal.filtersets import GrantFilterSet, ObjectChangeFilterSet, TokenFilterSet
+from mlportal.models import Grant, ObjectChange, Token
 from mlportal.services import revoke_token, save_new_token
 from mlportal.throttling import LoginRateThrottle
 
@@ -63,3 +65,21 @@ class GrantViewSet(PortalViewSet):
     queryset = Grant.objects.select_related("namespace", "user", "group")
     serializer_class = GrantSerializer
     filterset_class = GrantFilterSet
+
+
+class CanViewAudit(permissions.BasePermission):
+    message = "The audit trail is for auditors."
+
+    def has_permission(self, request, view):
+        return access.can_view_audit(request.user)
+
+
+class ObjectChangeViewSet(ReadOnlyPortalViewSet):
+    """The audit trail: who changed what, when, through which path. Read-only, for auditors."""
+
+    queryset = ObjectChange.objects.select_related("content_type")
+    serializer_class = ObjectChangeSerializer
+    filterset_class = ObjectChangeFilterSet
+    permission_classes = [access.PortalPermission, CanViewAudit]
+    # Every method only reads here, so that a write gets 405 rather than a misleading 403.
+    access_action = "view"

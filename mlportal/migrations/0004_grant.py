@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('auth', '0012_alter_user_first_name_max_length'),
         ('catalog', '0001_initial'),
-        ('mlportal', '0001_initial'),
+        ('mlportal', '0003_deployment_search_index'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

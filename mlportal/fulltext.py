@@ -1,0 +1,69 @@
+"""Text search: full-text with GIN indexes on PostgreSQL, a substring match elsewhere.
+
+One code path picks by `connection.vendor`. On PostgreSQL a row's document is its text
+fields with every run of non-alphanumeric characters read as a space (so that
+"doc_classification", "alice@example.com" and URLs split into words), and each word of
+the query matches the words that start with it. The GIN index on exactly that expression
+is created by mlportal's migrations (`gin_index`); nothing else may build the document.
+"""
+
+import re
+
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchQuery, SearchVector
+from django.db import connection
+from django.db.models import F, Func, Q, TextField, Value
+
+CONFIG = "simple"
+WORD = re.compile(r"[^\W_]+")
+
+
+def words(text):
+    return [word.lower() for word in WORD.findall(text or "")]
+
+
+def _spaced(field_name):
+    return Func(F(field_name), Value("[^[:alnum:]]+"), Value(" "), Value("g"),
+                function="regexp_replace", output_field=TextField())
+
+
+def document(*field_names):
+    return SearchVector(*[_spaced(name) for name in field_names], config=CONFIG)
+
+
+def gin_index(name, *field_names):
+    return GinIndex(document(*field_names), name=name)
+
+
+def every_word_in(text, field_names):
+    """Q: each word of `text` is in one of `field_names` (a substring match)."""
+    condition = Q()
+    for term in words(text):
+        any_field = Q()
+        for name in field_names:
+            any_field |= Q(**{f"{name}__icontains": term})
+        condition &= any_field
+    return condition
+
+
+def matches(queryset, text, field_names, *, also=()):
+    """`queryset` narrowed to the rows whose `field_names` hold every word of `text`, or
+    that satisfy one of the conditions `also` (Q objects on the same model)."""
+    terms = words(text)
+    if not terms:
+        return queryset
+    if connection.vendor != "postgresql":
+        condition = every_word_in(text, field_names)
+        for extra in also:
+            condition |= extra
+        return queryset.filter(condition)
+    query = SearchQuery(" & ".join(f"{term}:*" for term in terms), config=CONFIG,
+                        search_type="raw")
+    model = queryset.model
+    found = model._base_manager.alias(_document=document(*field_names)).filter(_document=query)
+    if not also:
+        return queryset.filter(pk__in=found.values("pk"))
+    # A UNION lets each branch use its own index, where an OR would scan the table; IN
+    # ignores duplicates, so UNION ALL spares removing them.
+    branches = [model._base_manager.filter(extra).values("pk").order_by() for extra in also]
+    return queryset.filter(pk__in=found.values("pk").order_by().union(*branches, all=True))

@@ -18,10 +18,12 @@ PROD = "https://abc.execute-api.us-east-1.amazonaws.com/doc_classification_prod"
 
 
 @pytest.fixture
-def catalog(example, make_user):
-    user = make_user("auditor")
-    user.groups.add(Group.objects.get_or_create(name="auditors")[0])
-    with audit.change_context(user=user, source="api"):
+def catalog(example, make_user, grant):
+    make_user("auditor").groups.add(Group.objects.get_or_create(name="auditors")[0])
+    # Auditors write nothing (mlportal.access): an editor of the namespace makes the changes.
+    editor = make_user("editor")
+    grant(editor, "/abc_corp")
+    with audit.change_context(user=editor, source="api"):
         model = save_catalog_model(**example("catalog_model"))
         save_catalog_model(namespace="/abc_corp/claim", model_name="fraud_scoring",
                            owner="bob@example.com")

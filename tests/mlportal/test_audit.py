@@ -364,8 +364,9 @@ def test_the_admin_shows_changes_but_offers_no_edit_or_delete(admin_client, chan
     assert ObjectChange.objects.get(pk=change.pk).object_repr == "/a/m"
 
 
-def test_deleting_a_user_keeps_their_changes_under_their_name(make_user):
+def test_deleting_a_user_keeps_their_changes_under_their_name(make_user, grant):
     user = make_user("leaver")
+    grant(user, "/a")
     with audit.change_context(user=user):
         model = save_catalog_model(namespace="/a", model_name="m")
 

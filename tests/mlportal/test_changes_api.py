@@ -23,7 +23,8 @@ def auditor_api(client_for, auditor):
 @pytest.fixture
 def trail(make_user):
     """Changes by two users in two namespaces, on two days."""
-    alice, bob = make_user("alice"), make_user("bob")
+    # Superusers: a top-level namespace is theirs to create (mlportal.access).
+    alice, bob = make_user("alice", superuser=True), make_user("bob", superuser=True)
     with audit.change_context(user=alice, principal="arn:aws:iam::1:user/alice"):
         claims = save_catalog_model(namespace="/abc_corp/claim", model_name="triage")
     with audit.change_context(user=bob):

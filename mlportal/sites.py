@@ -2,7 +2,6 @@
 
 from django.contrib import admin
 from django.contrib.auth.forms import AuthenticationForm
-from django.http import HttpResponse
 
 from mlportal import throttling
 
@@ -19,13 +18,4 @@ class PortalAdminSite(admin.AdminSite):
         return request.user.is_active and request.user.is_authenticated
 
     def login(self, request, extra_context=None):
-        if request.method == "POST":
-            wait = throttling.retry_after(request)
-            if wait is not None:
-                response = HttpResponse(
-                    f"Too many failed sign-ins from your address; try again in {wait} seconds.",
-                    status=429, content_type="text/plain",
-                )
-                response["Retry-After"] = str(wait)
-                return response
-        return super().login(request, extra_context)
+        return throttling.refusal(request) or super().login(request, extra_context)

@@ -13,8 +13,10 @@ import time
 from django.conf import settings
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.signals import user_login_failed
+from django.contrib.auth.views import LoginView
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
+from django.http import HttpResponse
 from rest_framework.throttling import BaseThrottle
 
 PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -60,6 +62,26 @@ def _record_failure(sender, credentials, request=None, **kwargs):
 
 def connect_signals():
     user_login_failed.connect(_record_failure, dispatch_uid="login_throttle_failures")
+
+
+def refusal(request):
+    """A 429 for a sign-in POST from a throttled client address; None when it may try."""
+    wait = retry_after(request) if request.method == "POST" else None
+    if wait is None:
+        return None
+    response = HttpResponse(
+        f"Too many failed sign-ins from your address; try again in {wait} seconds.",
+        status=429, content_type="text/plain",
+    )
+    response["Retry-After"] = str(wait)
+    return response
+
+
+class ThrottledLoginView(LoginView):
+    """Django's sign-in page, answering 429 while the client address is throttled."""
+
+    def post(self, request, *args, **kwargs):
+        return refusal(request) or super().post(request, *args, **kwargs)
 
 
 class ThrottledModelBackend(ModelBackend):

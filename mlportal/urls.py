@@ -4,14 +4,16 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from mlportal.throttling import ThrottledLoginView
+
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="pages:search", permanent=False)),
     path("admin/", admin.site.urls),
     path("api/v1/", include("mlportal.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
-    # Sign-in for the pages: any active user, where the admin's asks for staff.
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    # Sign-in for the pages: any active user; throttled like the admin's (mlportal.throttling).
+    path("accounts/login/", ThrottledLoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", include("mlportal.page_urls")),
 ]

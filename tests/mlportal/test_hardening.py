@@ -126,6 +126,17 @@ class TestAdminSignIn:
         assert blocked.status_code == 429
         assert int(blocked["Retry-After"]) > 0
 
+    def test_the_pages_sign_in_is_throttled_too(self, reader):
+        client = Client()
+        for _ in range(10):
+            client.post("/accounts/login/", {"username": "reader", "password": "guess"})
+
+        response = client.post("/accounts/login/", {"username": "reader",
+                                                    "password": "reader-password"})
+
+        assert response.status_code == 429
+        assert "_auth_user_id" not in client.session
+
     def test_the_admin_and_the_api_count_failures_together(self, reader):
         client, api = Client(), APIClient()
         for _ in range(5):

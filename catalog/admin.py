@@ -9,7 +9,7 @@ from catalog.models import CatalogModel, CatalogSource, DataSource, ModelDataSou
 from catalog.services import ensure_namespace
 from catalog.sync import sync_catalog_source
 from mlportal import access
-from mlportal.admin import PortalInline, PortalModelAdmin
+from mlportal.admin import PortalInline, PortalModelAdmin, ReadOnlyInline
 from mlportal.secrets import mask, merge_masked
 
 
@@ -82,18 +82,13 @@ class DataSourceForm(forms.ModelForm):
         return connection
 
 
-class UsedByInline(PortalInline):
+class UsedByInline(ReadOnlyInline):
     model = ModelDataSource
     fk_name = "data_source"
-    extra = 0
-    can_delete = False
     fields = ["catalog_model"]
     readonly_fields = ["catalog_model"]
     verbose_name = "model fed by this data source"
     verbose_name_plural = "models fed by this data source"
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("catalog_model__namespace")

@@ -6,7 +6,7 @@ from django.db import transaction
 from deployments import services
 from deployments.choices import FINAL_STATUSES, RECORDABLE_STATUSES, DeploymentStatus
 from deployments.models import Deployment, EnvironmentVariable, StatusChange
-from mlportal.admin import PortalInline, PortalModelAdmin
+from mlportal.admin import PortalInline, PortalModelAdmin, ReadOnlyInline
 from mlportal.secrets import MASK
 
 
@@ -49,39 +49,23 @@ class EnvironmentVariableInline(PortalInline):
     verbose_name = "environment variable"
 
 
-class StatusHistoryInline(PortalInline):
+class StatusHistoryInline(ReadOnlyInline):
     model = StatusChange
-    extra = 0
-    can_delete = False
     fields = readonly_fields = ["status", "traffic_percent", "at", "user_name", "principal",
                                 "reason"]
     verbose_name_plural = "status history"
 
-    def has_add_permission(self, request, obj=None):
-        return False
 
-    def has_change_permission(self, request, obj=None):
-        return False
-
-
-class DeploymentInline(PortalInline):
-    """Where a version is deployed: for ModelVersion's admin (`inlines = [DeploymentInline]`)."""
+class DeploymentInline(ReadOnlyInline):
+    """Where a version is deployed, on the version's admin page."""
 
     model = Deployment
     fk_name = "model_version"
-    extra = 0
-    can_delete = False
     show_change_link = True
     fields = readonly_fields = ["deployment_id", "endpoint", "environment", "deployment_method",
                                 "rolling_strategy", "traffic_percent", "status", "active_from",
                                 "active_until"]
     ordering = ["-create_at", "-id"]
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 NEW_DEPLOYMENT_FIELDS = ["model_version", "deployment_id", "create_at", "endpoint", "environment",

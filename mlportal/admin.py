@@ -111,6 +111,32 @@ class PortalInline(admin.TabularInline):
         return access.can(request.user, "change", obj or self.parent_model)
 
 
+class ReadOnlyInline(PortalInline):
+    """Rows shown beside their parent and never edited there (history, registered files)."""
+
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class ReadOnlyAdminMixin:
+    """A changelist to find rows in, for rows nobody adds, changes or removes in the admin."""
+
+    def has_add_permission(self, request, *args):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Token)
 class TokenAdmin(PortalModelAdmin):
     list_display = ["prefix", "user", "description", "read_only", "create_at", "expires_at",
@@ -184,19 +210,10 @@ class GrantAdmin(PortalModelAdmin):
 
 
 @admin.register(ObjectChange)
-class ObjectChangeAdmin(PortalModelAdmin):
+class ObjectChangeAdmin(ReadOnlyAdminMixin, PortalModelAdmin):
     list_display = ["time", "user_name", "principal", "action", "content_type", "object_repr",
                     "namespace", "source"]
     list_select_related = ["content_type"]
     list_filter = ["action", "source", "content_type"]
     search_fields = ["object_repr", "user_name", "principal", "namespace", "request_id"]
     date_hierarchy = "time"
-
-    def has_add_permission(self, request, *args):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -7,6 +7,7 @@ number, whatever the number of results.
 """
 
 import datetime
+from abc import ABC, abstractmethod
 from urllib.parse import urlencode
 
 from django import forms
@@ -115,7 +116,7 @@ def _facet(queryset, field, name, chosen, labels=None, many=False):
     }
 
 
-class Kind:
+class Kind(ABC):
     key = label = ""
     facets = ()
     dated = True
@@ -126,9 +127,9 @@ class Kind:
     def supports(self, chosen, has_dates):
         return set(chosen) <= set(self.facets) and (self.dated or not has_dates)
 
+    @abstractmethod
     def results(self, q, chosen, since, until):
         """The rows matching, or None when the FilterSet refuses the facets."""
-        raise NotImplementedError
 
     def rows(self, results):
         """`results` with what only the listed rows need (prefetches, per-row counts)."""
@@ -137,8 +138,9 @@ class Kind:
     def facet_counts(self, results, chosen):
         return []
 
+    @abstractmethod
     def csv_row(self, row):
-        raise NotImplementedError
+        """The row's cells in the CSV export."""
 
 
 def _valid(filterset):

@@ -9,7 +9,7 @@ from django.utils.html import format_html
 
 from deployments.admin import DeploymentInline
 from mlportal import access
-from mlportal.admin import PortalInline, PortalModelAdmin
+from mlportal.admin import PortalInline, PortalModelAdmin, ReadOnlyAdminMixin, ReadOnlyInline
 from registry import services
 from registry.models import Alias, Artifact, ModelVersion, Tag
 from registry.validators import validate_alias_name, validate_artifact_name
@@ -23,20 +23,12 @@ def download_link(artifact):
     return format_html('<a href="{}">download</a>', url)
 
 
-class ArtifactInline(PortalInline):
+class ArtifactInline(ReadOnlyInline):
     """Artifacts are never changed or removed: shown read-only; upload with the form below."""
 
     model = Artifact
-    extra = 0
-    can_delete = False
     fields = ["name", "uri", "size", "sha256", "download", "create_at"]
     readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="download")
     def download(self, artifact):
@@ -227,7 +219,7 @@ class StoredFilter(admin.SimpleListFilter):
 
 
 @admin.register(Artifact)
-class ArtifactAdmin(PortalModelAdmin):
+class ArtifactAdmin(ReadOnlyAdminMixin, PortalModelAdmin):
     """All artifacts, to find one by name, URI or digest. Read-only: nothing registered is
     replaced or removed."""
 
@@ -239,15 +231,6 @@ class ArtifactAdmin(PortalModelAdmin):
     fields = ["version", "name", "uri", "size", "sha256", "download", "registered_by",
               "create_at"]
     readonly_fields = fields
-
-    def has_add_permission(self, request, *args):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="download")
     def download(self, artifact):

@@ -149,6 +149,7 @@ class ModelVersionSerializer(ModelSerializer):
 
     def create(self, validated_data):
         model = validated_data.pop("catalog_model")
+        validated_data.pop("status", None)  # "ready", checked in validate()
         return services.register_version(
             namespace=model["namespace"]["path"], model_name=model["model_name"],
             user=self.context["request"].user, **validated_data,

@@ -316,3 +316,26 @@ def test_list_queries_do_not_grow_with_the_page(admin_api, catalog_model,
         assert len(admin_api.get(VERSIONS + "?page_size=2").json()["results"]) == 2
     with django_assert_max_num_queries(len(small.captured_queries)):
         assert len(admin_api.get(VERSIONS + "?page_size=30").json()["results"]) == 30
+
+
+def test_a_new_version_may_say_it_is_ready_but_not_deprecated(admin_api, example,
+                                                               catalog_model):
+    ready = admin_api.post(VERSIONS, example("model_version") | {"status": "ready"}, format="json")
+    deprecated = admin_api.post(VERSIONS, example("model_version") | {
+        "model_version": 2, "status": "deprecated"}, format="json")
+
+    assert ready.status_code == 201, ready.json()
+    assert ready.json()["status"] == "ready"
+    assert deprecated.status_code == 400
+    assert "status" in deprecated.json()
+    assert ModelVersion.objects.count() == 1
+
+
+def test_a_multipart_version_document_is_registered_too(admin_api, catalog_model):
+    response = admin_api.post(VERSIONS, {
+        "namespace": "/abc_corp/claim", "model_name": "doc_classification",
+        "status": "ready", "description": "from a form",
+    })
+
+    assert response.status_code == 201, response.json()
+    assert response.json()["model_version"] == 1

@@ -127,7 +127,7 @@ class ModelVersionSerializer(ModelSerializer):
         }
         if "artifacts" in attrs:
             stored = {(a["name"], a["uri"]) for a in current["artifacts"]}
-            if {(a["name"], a["uri"]) for a in attrs["artifacts"]} != stored:
+            if {(a.get("name"), a.get("uri")) for a in attrs["artifacts"]} != stored:
                 errors["artifacts"] = (
                     "Registered artifacts are never replaced or removed; add new ones at "
                     f"/api/v1/versions/{self.instance.pk}/artifacts/."

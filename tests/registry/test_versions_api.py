@@ -339,3 +339,14 @@ def test_a_multipart_version_document_is_registered_too(admin_api, catalog_model
 
     assert response.status_code == 201, response.json()
     assert response.json()["model_version"] == 1
+
+
+def test_a_patch_with_an_incomplete_artifact_is_refused_not_a_500(admin_api, catalog_model):
+    version = services.register_version(namespace="/abc_corp/claim",
+                                        model_name="doc_classification")
+
+    response = admin_api.patch(f"{VERSIONS}{version.pk}/", {"artifacts": [{"name": "trained"}]},
+                               format="json")
+
+    assert response.status_code == 400
+    assert "artifacts" in response.json()

@@ -1,18 +1,13 @@
 import django_filters
-from django.db.models import Q
 
 from catalog.models import CatalogModel, CatalogSource, DataSource, Namespace
-
-
-def within_namespace(prefix, path):
-    """Q for rows whose namespace `path` lookup is `path` or nested below it."""
-    return Q(**{prefix: path}) | Q(**{f"{prefix}__startswith": path.rstrip("/") + "/"})
+from mlportal.filters import TextSearchFilter, WithinNamespaceFilter
 
 
 class NamespaceFilterSet(django_filters.FilterSet):
     path = django_filters.CharFilter()
-    within = django_filters.CharFilter(method="filter_within", label="Namespace and below")
-    q = django_filters.CharFilter(method="search", label="Search")
+    within = WithinNamespaceFilter(field_name="path")
+    q = TextSearchFilter(search_fields=["path", "description"])
     create_at = django_filters.IsoDateTimeFromToRangeFilter()
     update_at = django_filters.IsoDateTimeFromToRangeFilter()
     ordering = django_filters.OrderingFilter(fields=["path", "create_at", "update_at"])
@@ -21,23 +16,19 @@ class NamespaceFilterSet(django_filters.FilterSet):
         model = Namespace
         fields = []
 
-    def filter_within(self, queryset, name, value):
-        return queryset.filter(within_namespace("path", value))
 
-    def search(self, queryset, name, value):
-        return queryset.filter(Q(path__icontains=value) | Q(description__icontains=value))
 
 
 class CatalogModelFilterSet(django_filters.FilterSet):
     namespace = django_filters.CharFilter(field_name="namespace__path")
-    within = django_filters.CharFilter(method="filter_within", label="Namespace and below")
+    within = WithinNamespaceFilter(field_name="namespace__path")
     model_name = django_filters.CharFilter()
     owner = django_filters.CharFilter(lookup_expr="iexact")
     data_source = django_filters.CharFilter(field_name="data_sources__name", distinct=True)
     data_source_type = django_filters.CharFilter(field_name="data_sources__type", distinct=True)
     in_git = django_filters.BooleanFilter(label="Card in Git")
     git_repository = django_filters.CharFilter(label="Git repository of the card")
-    q = django_filters.CharFilter(method="search", label="Search")
+    q = TextSearchFilter(search_fields=["model_name", "description", "owner", "namespace__path"])
     create_at = django_filters.IsoDateTimeFromToRangeFilter()
     update_at = django_filters.IsoDateTimeFromToRangeFilter()
     ordering = django_filters.OrderingFilter(
@@ -48,23 +39,14 @@ class CatalogModelFilterSet(django_filters.FilterSet):
         model = CatalogModel
         fields = []
 
-    def filter_within(self, queryset, name, value):
-        return queryset.filter(within_namespace("namespace__path", value))
 
-    def search(self, queryset, name, value):
-        return queryset.filter(
-            Q(model_name__icontains=value)
-            | Q(description__icontains=value)
-            | Q(owner__icontains=value)
-            | Q(namespace__path__icontains=value)
-        )
 
 
 class DataSourceFilterSet(django_filters.FilterSet):
     name = django_filters.CharFilter()
     type = django_filters.CharFilter()
     owner = django_filters.CharFilter(lookup_expr="iexact")
-    q = django_filters.CharFilter(method="search", label="Search")
+    q = TextSearchFilter(search_fields=["name", "description", "owner"])
     create_at = django_filters.IsoDateTimeFromToRangeFilter()
     update_at = django_filters.IsoDateTimeFromToRangeFilter()
     ordering = django_filters.OrderingFilter(fields=["name", "type", "create_at", "update_at"])
@@ -73,16 +55,12 @@ class DataSourceFilterSet(django_filters.FilterSet):
         model = DataSource
         fields = []
 
-    def search(self, queryset, name, value):
-        return queryset.filter(
-            Q(name__icontains=value) | Q(description__icontains=value) | Q(owner__icontains=value)
-        )
 
 
 class CatalogSourceFilterSet(django_filters.FilterSet):
     repository = django_filters.CharFilter()
     ref = django_filters.CharFilter()
-    q = django_filters.CharFilter(method="search", label="Search")
+    q = TextSearchFilter(search_fields=["repository", "subdirectory"])
     create_at = django_filters.IsoDateTimeFromToRangeFilter()
     update_at = django_filters.IsoDateTimeFromToRangeFilter()
     ordering = django_filters.OrderingFilter(
@@ -92,5 +70,3 @@ class CatalogSourceFilterSet(django_filters.FilterSet):
         model = CatalogSource
         fields = []
 
-    def search(self, queryset, name, value):
-        return queryset.filter(Q(repository__icontains=value) | Q(subdirectory__icontains=value))

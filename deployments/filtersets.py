@@ -1,14 +1,13 @@
 import django_filters
-from django.db.models import Q
 
-from catalog.filtersets import within_namespace
 from deployments.choices import DeploymentMethod, DeploymentStatus, RollingStrategy
 from deployments.models import ACTIVE, Deployment
+from mlportal.filters import TextSearchFilter, WithinNamespaceFilter
 
 
 class DeploymentFilterSet(django_filters.FilterSet):
     namespace = django_filters.CharFilter(field_name="catalog_model__namespace__path")
-    within = django_filters.CharFilter(method="filter_within", label="Namespace and below")
+    within = WithinNamespaceFilter(field_name="catalog_model__namespace__path")
     model_name = django_filters.CharFilter(field_name="catalog_model__model_name")
     model_version = django_filters.NumberFilter(field_name="model_version__model_version")
     deployment_id = django_filters.NumberFilter()
@@ -24,7 +23,9 @@ class DeploymentFilterSet(django_filters.FilterSet):
     active_at = django_filters.IsoDateTimeFilter(
         method="filter_active_at", label="Ran at this time (ISO 8601)"
     )
-    q = django_filters.CharFilter(method="search", label="Search")
+    q = TextSearchFilter(search_fields=[
+        "endpoint", "environment", "catalog_model__model_name", "catalog_model__namespace__path",
+    ])
     create_at = django_filters.IsoDateTimeFromToRangeFilter()
     ordering = django_filters.OrderingFilter(
         fields=["create_at", "deployment_id", "endpoint", "environment", "status",
@@ -35,8 +36,6 @@ class DeploymentFilterSet(django_filters.FilterSet):
         model = Deployment
         fields = []
 
-    def filter_within(self, queryset, name, value):
-        return queryset.filter(within_namespace("catalog_model__namespace__path", value))
 
     def filter_active(self, queryset, name, value):
         return queryset.filter(ACTIVE if value == "true" else ~ACTIVE)
@@ -44,10 +43,3 @@ class DeploymentFilterSet(django_filters.FilterSet):
     def filter_active_at(self, queryset, name, value):
         return queryset.active_at(value)
 
-    def search(self, queryset, name, value):
-        return queryset.filter(
-            Q(endpoint__icontains=value)
-            | Q(environment__icontains=value)
-            | Q(catalog_model__model_name__icontains=value)
-            | Q(catalog_model__namespace__path__icontains=value)
-        )

@@ -9,9 +9,8 @@ from django.utils.dateparse import parse_date, parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
-from catalog.filtersets import within_namespace
-from mlportal.access import within_q
 from mlportal.choices import ChangeAction, Role
+from mlportal.filters import WithinNamespaceFilter
 from mlportal.models import Grant, ObjectChange, Token
 
 
@@ -108,8 +107,7 @@ class ObjectChangeFilterSet(django_filters.FilterSet):
     source = django_filters.CharFilter()
     object_type = ObjectTypeFilter(label="Object type (e.g. catalog.catalogmodel)")
     object_id = django_filters.CharFilter()
-    namespace = django_filters.CharFilter(method="filter_namespace",
-                                          label="Namespace (and below)")
+    namespace = WithinNamespaceFilter(field_name="namespace", label="Namespace (and below)")
     since = SinceFilter(field_name="time", label="Since (date or date and time, UTC)")
     until = UntilFilter(field_name="time", label="Until (date or date and time, UTC)")
     request_id = django_filters.UUIDFilter()
@@ -118,13 +116,10 @@ class ObjectChangeFilterSet(django_filters.FilterSet):
         model = ObjectChange
         fields = []
 
-    def filter_namespace(self, queryset, name, value):
-        return queryset.filter(within_namespace("namespace", value))
-
 
 class GrantFilterSet(django_filters.FilterSet):
     namespace = django_filters.CharFilter(field_name="namespace__path")
-    within = django_filters.CharFilter(method="filter_within", label="Namespace and below")
+    within = WithinNamespaceFilter(field_name="namespace__path")
     user = django_filters.CharFilter(field_name="user__username")
     group = django_filters.CharFilter(field_name="group__name")
     role = django_filters.ChoiceFilter(choices=Role.choices)
@@ -139,8 +134,6 @@ class GrantFilterSet(django_filters.FilterSet):
         model = Grant
         fields = []
 
-    def filter_within(self, queryset, name, value):
-        return queryset.filter(within_q("namespace__path", [value.rstrip("/")]))
 
 
 class TokenFilterSet(django_filters.FilterSet):

@@ -1,14 +1,14 @@
 import django_filters
 from django.db.models import Q
 
-from catalog.filtersets import within_namespace
+from mlportal.filters import TextSearchFilter, WithinNamespaceFilter
 from registry.choices import VersionStatus
 from registry.models import Alias, Artifact, ModelVersion
 
 
 class ModelVersionFilterSet(django_filters.FilterSet):
     namespace = django_filters.CharFilter(field_name="catalog_model__namespace__path")
-    within = django_filters.CharFilter(method="filter_within", label="Namespace and below")
+    within = WithinNamespaceFilter(field_name="catalog_model__namespace__path")
     model_name = django_filters.CharFilter(field_name="catalog_model__model_name")
     model_version = django_filters.NumberFilter()
     created_by = django_filters.CharFilter()
@@ -16,7 +16,9 @@ class ModelVersionFilterSet(django_filters.FilterSet):
     alias = django_filters.CharFilter(field_name="aliases__name", distinct=True)
     status = django_filters.ChoiceFilter(choices=VersionStatus.choices)
     tag = django_filters.CharFilter(method="filter_tag", label="Tag key, or key=value")
-    q = django_filters.CharFilter(method="search", label="Search")
+    q = TextSearchFilter(search_fields=[
+        "description", "created_by", "catalog_model__model_name", "catalog_model__namespace__path",
+    ])
     create_at = django_filters.IsoDateTimeFromToRangeFilter()
     update_at = django_filters.IsoDateTimeFromToRangeFilter()
     ordering = django_filters.OrderingFilter(fields=[
@@ -29,28 +31,19 @@ class ModelVersionFilterSet(django_filters.FilterSet):
         model = ModelVersion
         fields = []
 
-    def filter_within(self, queryset, name, value):
-        return queryset.filter(within_namespace("catalog_model__namespace__path", value))
 
     def filter_tag(self, queryset, name, value):
         key, has_value, tag_value = value.partition("=")
         tags = Q(tags__key=key) & (Q(tags__value=tag_value) if has_value else Q())
         return queryset.filter(tags).distinct()
 
-    def search(self, queryset, name, value):
-        return queryset.filter(
-            Q(description__icontains=value)
-            | Q(created_by__icontains=value)
-            | Q(catalog_model__model_name__icontains=value)
-            | Q(catalog_model__namespace__path__icontains=value)
-        )
 
 
 class ArtifactFilterSet(django_filters.FilterSet):
     name = django_filters.CharFilter()
     stored = django_filters.BooleanFilter(method="filter_stored", label="Uploaded (not linked)")
     sha256 = django_filters.CharFilter(lookup_expr="iexact")
-    q = django_filters.CharFilter(method="search", label="Search")
+    q = TextSearchFilter(search_fields=["name", "uri"])
     create_at = django_filters.IsoDateTimeFromToRangeFilter()
     ordering = django_filters.OrderingFilter(fields=["name", "size", "create_at"])
 
@@ -61,8 +54,6 @@ class ArtifactFilterSet(django_filters.FilterSet):
     def filter_stored(self, queryset, name, value):
         return queryset.exclude(storage_key="") if value else queryset.filter(storage_key="")
 
-    def search(self, queryset, name, value):
-        return queryset.filter(Q(name__icontains=value) | Q(uri__icontains=value))
 
 
 class AliasFilterSet(django_filters.FilterSet):
@@ -70,7 +61,9 @@ class AliasFilterSet(django_filters.FilterSet):
     model_name = django_filters.CharFilter(field_name="catalog_model__model_name")
     alias = django_filters.CharFilter(field_name="name")
     model_version = django_filters.NumberFilter(field_name="version__model_version")
-    q = django_filters.CharFilter(method="search", label="Search")
+    q = TextSearchFilter(search_fields=[
+        "name", "catalog_model__model_name", "catalog_model__namespace__path",
+    ])
     create_at = django_filters.IsoDateTimeFromToRangeFilter()
     update_at = django_filters.IsoDateTimeFromToRangeFilter()
     ordering = django_filters.OrderingFilter(fields=[
@@ -83,9 +76,3 @@ class AliasFilterSet(django_filters.FilterSet):
         model = Alias
         fields = []
 
-    def search(self, queryset, name, value):
-        return queryset.filter(
-            Q(name__icontains=value)
-            | Q(catalog_model__model_name__icontains=value)
-            | Q(catalog_model__namespace__path__icontains=value)
-        )

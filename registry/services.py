@@ -126,30 +126,27 @@ def _new_links(documents, user):
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:
         raise ValidationError({"artifacts": f"Listed twice: {', '.join(repeated)}."})
-    links, errors = [], []
-    for document in documents:
-        link = Artifact(name=document["name"], uri=document["uri"], registered_by=user)
-        try:
-            link.full_clean(exclude=RELATED, validate_constraints=False)
-        except ValidationError as exc:
-            errors.append(f"{document['name']}: {'; '.join(exc.messages)}")
-        links.append(link)
-    if errors:
-        raise ValidationError({"artifacts": errors})
-    return links
+    links = [Artifact(name=document["name"], uri=document["uri"], registered_by=user)
+             for document in documents]
+    return _checked(links, "artifacts", lambda link: link.name)
 
 
 def _new_tags(tags):
-    rows, errors = [], []
-    for key, value in tags.items():
-        tag = Tag(key=key, value=value)
+    rows = [Tag(key=key, value=value) for key, value in tags.items()]
+    return _checked(rows, "tags", lambda tag: tag.key)
+
+
+def _checked(rows, field, name_of):
+    """`rows` (unsaved, of a version not yet saved) once each is valid; else every row's
+    errors at once, under `field`."""
+    errors = []
+    for row in rows:
         try:
-            tag.full_clean(exclude=RELATED, validate_constraints=False)
+            row.full_clean(exclude=RELATED, validate_constraints=False)
         except ValidationError as exc:
-            errors.append(f"{key}: {'; '.join(exc.messages)}")
-        rows.append(tag)
+            errors.append(f"{name_of(row)}: {'; '.join(exc.messages)}")
     if errors:
-        raise ValidationError({"tags": errors})
+        raise ValidationError({field: errors})
     return rows
 
 

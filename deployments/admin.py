@@ -1,12 +1,19 @@
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
 from deployments import services
 from deployments.choices import FINAL_STATUSES, RECORDABLE_STATUSES, DeploymentStatus
-from deployments.models import Deployment, EnvironmentVariable, StatusChange
-from mlportal.admin import PortalInline, PortalModelAdmin, ReadOnlyInline
+from deployments.models import (
+    CloudAccount,
+    Deployment,
+    DriftFinding,
+    EnvironmentVariable,
+    StatusChange,
+)
+from mlportal import access
+from mlportal.admin import PortalInline, PortalModelAdmin, ReadOnlyAdminMixin, ReadOnlyInline
 from mlportal.secrets import MASK
 
 
@@ -69,7 +76,7 @@ class DeploymentInline(ReadOnlyInline):
 
 
 NEW_DEPLOYMENT_FIELDS = ["model_version", "deployment_id", "create_at", "endpoint", "environment",
-                         "deployment_method", "rolling_strategy", "traffic_percent"]
+                         "deployment_method", "rolling_strategy", "traffic_percent", "resource"]
 
 
 class DeploymentForm(forms.ModelForm):
@@ -118,7 +125,7 @@ class DeploymentAdmin(PortalModelAdmin):
     list_select_related = ["catalog_model__namespace", "model_version__catalog_model__namespace"]
     list_filter = ["deployment_method", "rolling_strategy", "status", "environment",
                    ("catalog_model__namespace", admin.RelatedOnlyFieldListFilter)]
-    search_fields = ["endpoint", "environment", "catalog_model__model_name",
+    search_fields = ["endpoint", "environment", "resource", "catalog_model__model_name",
                      "catalog_model__namespace__path"]
     autocomplete_fields = ["model_version"]
     date_hierarchy = "create_at"
@@ -131,13 +138,13 @@ class DeploymentAdmin(PortalModelAdmin):
     def get_fields(self, request, obj=None):
         if obj is None:
             return [*NEW_DEPLOYMENT_FIELDS, "record_as"]
-        return [*RECORDED, "environment", "traffic_percent", *SERVER_KEPT]
+        return [*RECORDED, "environment", "traffic_percent", "resource", *SERVER_KEPT]
 
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
             return []
         if obj.status in FINAL_STATUSES:
-            return [*RECORDED, "traffic_percent", *SERVER_KEPT]
+            return [*RECORDED, "traffic_percent", "resource", *SERVER_KEPT]
         return [*RECORDED, *SERVER_KEPT]
 
     def has_delete_permission(self, request, obj=None):
@@ -147,7 +154,7 @@ class DeploymentAdmin(PortalModelAdmin):
     def save_model(self, request, obj, form, change):
         data = form.cleaned_data
         if change:
-            changes = {name: data[name] for name in ("environment", "traffic_percent")
+            changes = {name: data[name] for name in ("environment", "traffic_percent", "resource")
                        if name in data}
             services.update_deployment(deployment=obj, user=request.user, **changes)
             return
@@ -156,7 +163,7 @@ class DeploymentAdmin(PortalModelAdmin):
             create_at=data["create_at"], endpoint=data["endpoint"],
             environment=data["environment"], deployment_method=data["deployment_method"],
             rolling_strategy=data["rolling_strategy"], traffic_percent=data["traffic_percent"],
-            status=data["record_as"], user=request.user,
+            resource=data["resource"], status=data["record_as"], user=request.user,
         )
         # The inline formsets were built around `obj`: it becomes the recorded row.
         obj.pk = recorded.pk
@@ -205,3 +212,107 @@ class DeploymentAdmin(PortalModelAdmin):
     def roll_back(self, request, queryset):
         self._apply(request, queryset, lambda deployment: services.rollback(
             deployment=deployment, user=request.user), "Rolled back")
+
+
+class CloudAccountForm(forms.ModelForm):
+    """The external id is write-only: shown empty, and left empty it keeps the stored one."""
+
+    external_id = forms.CharField(
+        required=False, strip=False, label="External id",
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+        help_text="The external id the role's trust policy asks for, if any. Never shown; "
+                  "leave empty to keep the stored one.")
+
+    class Meta:
+        model = CloudAccount
+        fields = ["name", "account_id", "regions", "role_arn", "external_id", "endpoint_url",
+                  "enabled"]
+
+    def clean_external_id(self):
+        value = self.cleaned_data.get("external_id")
+        if self.instance.pk is not None and value in ("", MASK):
+            return self.instance.external_id
+        return value
+
+
+@admin.register(CloudAccount)
+class CloudAccountAdmin(PortalModelAdmin):
+    """Superusers manage the accounts (the access rule); everyone signed in reads them."""
+
+    form = CloudAccountForm
+    list_display = ["name", "account_id", "regions", "role_arn", "enabled", "last_checked_at"]
+    list_filter = ["enabled"]
+    search_fields = ["name", "account_id", "role_arn"]
+    readonly_fields = ["last_checked_at", "create_at", "update_at"]
+
+    def get_fields(self, request, obj=None):
+        return [*CloudAccountForm.Meta.fields, *self.readonly_fields]
+
+    def save_model(self, request, obj, form, change):
+        data = {name: form.cleaned_data[name] for name in CloudAccountForm.Meta.fields}
+        saved = services.save_cloud_account(instance=obj if change else None, **data)
+        obj.pk = saved.pk
+        obj._state.adding = False
+
+
+class OpenFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [("open", "open"), ("resolved", "resolved")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "open":
+            return queryset.open()
+        if self.value() == "resolved":
+            return queryset.resolved()
+        return queryset
+
+
+@admin.register(DriftFinding)
+class DriftFindingAdmin(ReadOnlyAdminMixin, PortalModelAdmin):
+    """Written by the drift checks only. An owner records an unrecorded resource as a
+    deployment with the action (its version: the one whose artifact runs there)."""
+
+    list_display = ["kind", "deployment", "resource", "subject", "expected", "found",
+                    "opened_at", "resolved_at", "account"]
+    list_select_related = ["account", "deployment__catalog_model__namespace"]
+    list_filter = [OpenFilter, "kind", "account",
+                   ("deployment__catalog_model__namespace", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["resource", "subject", "deployment__endpoint",
+                     "deployment__catalog_model__model_name"]
+    date_hierarchy = "opened_at"
+    fields = ["kind", "account", "deployment", "resource", "subject", "expected", "found",
+              "found_version", "opened_at", "last_seen_at", "resolved_at", "resolution"]
+    readonly_fields = fields
+    actions = ["record_as_deployment"]
+
+    def get_actions(self, request):
+        # Recording checks the grant on the version's namespace itself: an unrecorded
+        # resource has no namespace yet, so the generic "rows you may change" filter would
+        # drop every row.
+        actions = super(PortalModelAdmin, self).get_actions(request)
+        if not access.granted_paths(request.user) and not request.user.is_superuser:
+            actions.pop("record_as_deployment", None)
+        return actions
+
+    @admin.action(description="Record the selected unrecorded resources as deployments")
+    def record_as_deployment(self, request, queryset):
+        recorded = 0
+        for finding in queryset.select_related("found_version"):
+            try:
+                with transaction.atomic():
+                    if finding.found_version is not None:
+                        access.require_target(request.user, Deployment,
+                                              {"model_version": finding.found_version})
+                    deployment = services.record_unrecorded(finding=finding, user=request.user)
+            except (ValidationError, PermissionDenied) as exc:
+                text = " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+                self.message_user(request, f"{finding}: {text}", messages.ERROR)
+            else:
+                recorded += 1
+                self.message_user(request, f"{finding.resource}: recorded as {deployment}.",
+                                  messages.SUCCESS)
+        if not recorded and not queryset.exists():
+            self.message_user(request, "Nothing selected.", messages.WARNING)

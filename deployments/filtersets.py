@@ -1,7 +1,7 @@
 import django_filters
 
-from deployments.choices import DeploymentMethod, DeploymentStatus, RollingStrategy
-from deployments.models import ACTIVE, Deployment
+from deployments.choices import DeploymentMethod, DeploymentStatus, DriftKind, RollingStrategy
+from deployments.models import ACTIVE, CloudAccount, Deployment, DriftFinding
 from mlportal.filters import TextSearchFilter, WithinNamespaceFilter
 
 
@@ -14,6 +14,7 @@ class DeploymentFilterSet(django_filters.FilterSet):
     endpoint = django_filters.CharFilter()
     environment = django_filters.CharFilter()
     deployment_method = django_filters.ChoiceFilter(choices=DeploymentMethod.choices)
+    resource = django_filters.CharFilter()
     rolling_strategy = django_filters.ChoiceFilter(choices=RollingStrategy.choices)
     status = django_filters.ChoiceFilter(choices=DeploymentStatus.choices)
     # A choice rather than a BooleanFilter, which ignores a value it does not know.
@@ -43,3 +44,39 @@ class DeploymentFilterSet(django_filters.FilterSet):
     def filter_active_at(self, queryset, name, value):
         return queryset.active_at(value)
 
+
+
+class CloudAccountFilterSet(django_filters.FilterSet):
+    name = django_filters.CharFilter()
+    account_id = django_filters.CharFilter()
+    enabled = django_filters.BooleanFilter()
+
+    class Meta:
+        model = CloudAccount
+        fields = []
+
+
+class DriftFindingFilterSet(django_filters.FilterSet):
+    """?namespace=/abc_corp/claim (and below), ?endpoint=..., ?kind=..., ?state=open|resolved,
+    ?account=<id>, ?deployment=<id>, ?resource=<ARN>, ?model_name=..."""
+
+    namespace = WithinNamespaceFilter(field_name="deployment__catalog_model__namespace__path",
+                                      label="Namespace and below")
+    model_name = django_filters.CharFilter(field_name="deployment__catalog_model__model_name")
+    endpoint = django_filters.CharFilter(field_name="deployment__endpoint")
+    deployment = django_filters.NumberFilter(field_name="deployment_id")
+    account = django_filters.NumberFilter(field_name="account_id")
+    resource = django_filters.CharFilter()
+    kind = django_filters.ChoiceFilter(choices=DriftKind.choices)
+    state = django_filters.ChoiceFilter(
+        choices=[("open", "open"), ("resolved", "resolved")], method="filter_state",
+        label="Open or resolved")
+    opened_at = django_filters.IsoDateTimeFromToRangeFilter()
+    ordering = django_filters.OrderingFilter(fields=["opened_at", "resolved_at", "kind"])
+
+    class Meta:
+        model = DriftFinding
+        fields = []
+
+    def filter_state(self, queryset, name, value):
+        return queryset.open() if value == "open" else queryset.resolved()

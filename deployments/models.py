@@ -6,8 +6,16 @@ from django.utils import timezone
 
 from catalog.models import CatalogModel
 from catalog.validators import validate_http_url
-from deployments.choices import DeploymentMethod, DeploymentStatus, RollingStrategy
-from deployments.validators import TRAFFIC_PERCENT_VALIDATORS, validate_variable_name
+from deployments.choices import DeploymentMethod, DeploymentStatus, DriftKind, RollingStrategy
+from deployments.validators import (
+    ROLE_ARN,
+    TRAFFIC_PERCENT_VALIDATORS,
+    validate_account_id,
+    validate_regions,
+    validate_resource,
+    validate_role_arn,
+    validate_variable_name,
+)
 from mlportal.fields import EncryptedTextField
 from mlportal.secrets import MASK, is_secret_key
 from registry.models import ModelVersion
@@ -59,6 +67,13 @@ class Deployment(models.Model):
     traffic_percent = models.PositiveSmallIntegerField(
         null=True, blank=True, validators=TRAFFIC_PERCENT_VALIDATORS,
         help_text="A canary's share of the endpoint's traffic (1..100); empty otherwise.",
+    )
+    resource = models.CharField(
+        max_length=2048, blank=True, db_index=True,
+        help_text="The ARN of what serves it in AWS: a SageMaker endpoint, an ECS service, a "
+                  "Lambda function; for EKS the cluster's ARN followed by "
+                  "/namespaces/<namespace>/deployments/<name>. Drift checks compare it with "
+                  "this record.",
     )
     status = models.CharField(
         max_length=20, choices=DeploymentStatus.choices, default=DeploymentStatus.ACTIVE,
@@ -117,6 +132,11 @@ class Deployment(models.Model):
                 "Only a canary deployment has a traffic percent: a "
                 f"{self.get_rolling_strategy_display()} deployment takes all the traffic."
             )
+        if self.resource:
+            try:
+                validate_resource(self.deployment_method, self.resource)
+            except ValidationError as exc:
+                errors["resource"] = exc.messages
         if errors:
             raise ValidationError(errors)
 
@@ -136,6 +156,7 @@ class Deployment(models.Model):
             "deployment_method": self.deployment_method,
             "rolling_strategy": self.rolling_strategy,
             "traffic_percent": self.traffic_percent,
+            "resource": self.resource,
             "status": self.status,
             "active_from": self.active_from,
             "active_until": self.active_until,
@@ -217,3 +238,151 @@ class StatusChange(models.Model):
 
     def __str__(self):
         return f"{self.deployment}: {self.status} at {self.at:%Y-%m-%d %H:%M:%S}"
+
+
+class CloudAccount(models.Model):
+    """An AWS account (and its regions) where deployments run, read by drift checks through
+    an IAM role the portal assumes. The portal holds no AWS keys: its own credentials come
+    from the usual chain (instance profile, environment, ...), and the role reads only.
+
+    Managed by superusers (no namespace: the access rule leaves writes to them)."""
+
+    audited = True
+
+    name = models.CharField(max_length=100, unique=True)
+    account_id = models.CharField(max_length=12, validators=[validate_account_id])
+    regions = models.CharField(
+        max_length=500, validators=[validate_regions],
+        help_text="Comma-separated, such as us-east-1,eu-west-1.",
+    )
+    role_arn = models.CharField(
+        "role ARN", max_length=2048, validators=[validate_role_arn],
+        help_text="The role the portal assumes (STS AssumeRole) to read this account.",
+    )
+    external_id = EncryptedTextField(
+        blank=True, help_text="The external id the role's trust policy asks for, if any. "
+                              "Never shown again once saved.",
+    )
+    endpoint_url = models.CharField(
+        "endpoint URL", max_length=2000, blank=True, validators=[validate_http_url],
+        help_text="Leave empty for AWS itself; else the one URL that answers every AWS API "
+                  "(a proxy, or a local emulator such as moto).",
+    )
+    enabled = models.BooleanField(default=True, help_text="Off: drift checks skip it.")
+    last_checked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    create_at = models.DateTimeField(auto_now_add=True)
+    update_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "cloud account"
+
+    def __str__(self):
+        return f"{self.name} ({self.account_id})"
+
+    def clean(self):
+        match = ROLE_ARN.match(self.role_arn or "")
+        if match and self.account_id and match["account"] != self.account_id:
+            raise ValidationError({"role_arn": (
+                f"The role to assume lives in the account it reads: {self.account_id}, "
+                f"not {match['account']}."
+            )})
+
+    @property
+    def region_list(self):
+        return [region.strip() for region in self.regions.split(",") if region.strip()]
+
+    def audit_data(self):
+        return {
+            "name": self.name,
+            "account_id": self.account_id,
+            "regions": self.regions,
+            "role_arn": self.role_arn,
+            "external_id": MASK if self.external_id else "",
+            "endpoint_url": self.endpoint_url,
+            "enabled": self.enabled,
+        }
+
+
+class DriftFindingQuerySet(models.QuerySet):
+    def open(self):
+        return self.filter(resolved_at__isnull=True)
+
+    def resolved(self):
+        return self.filter(resolved_at__isnull=False)
+
+
+class DriftFinding(models.Model):
+    """One way a deployment's record and what runs in AWS disagree, from when a check first
+    saw it until a check no longer does. Written by deployments.reconcile (and resolved by
+    deployments.services when an unrecorded resource is recorded); audited when it opens and
+    when it closes.
+
+    A secret variable's values are never stored here: `expected` and `found` mask them."""
+
+    audited = True
+    namespace_lookup = "deployment__catalog_model__namespace__path"
+
+    account = models.ForeignKey(CloudAccount, on_delete=models.PROTECT, related_name="findings")
+    deployment = models.ForeignKey(
+        Deployment, null=True, blank=True, on_delete=models.PROTECT, related_name="findings",
+        help_text="Empty for what no deployment records, and for the account's own findings.",
+    )
+    kind = models.CharField(max_length=20, choices=DriftKind.choices)
+    resource = models.CharField(max_length=2048, blank=True)
+    subject = models.CharField(
+        max_length=255, blank=True, help_text="The variable, variant or container concerned."
+    )
+    expected = models.TextField(blank=True)
+    found = models.TextField(blank=True)
+    found_version = models.ForeignKey(
+        ModelVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        help_text="The registered version whose artifact runs there, if any.",
+    )
+    # What identifies the same finding from one check to the next.
+    key = models.CharField(max_length=2400, editable=False)
+    opened_at = models.DateTimeField(default=timezone.now, db_index=True)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+    resolved_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    resolution = models.CharField(max_length=255, blank=True)
+
+    objects = DriftFindingQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-opened_at", "-id"]
+        verbose_name = "drift finding"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "key"], condition=Q(resolved_at__isnull=True),
+                name="drift_finding_open_once",
+            ),
+        ]
+
+    def __str__(self):
+        about = self.deployment if self.deployment_id else (self.resource or self.account)
+        subject = f" {self.subject}" if self.subject else ""
+        return f"{self.get_kind_display()}{subject}: {about}"
+
+    @staticmethod
+    def key_of(*, kind, deployment_id, resource, subject):
+        return f"{kind}|{deployment_id or '-'}|{resource}|{subject}"
+
+    @property
+    def is_open(self):
+        return self.resolved_at is None
+
+    def audit_data(self):
+        # Not last_seen_at: a check that sees it again changes nothing worth recording.
+        return {
+            "account": str(self.account),
+            "deployment": str(self.deployment) if self.deployment_id else None,
+            "kind": self.kind,
+            "resource": self.resource,
+            "subject": self.subject,
+            "expected": self.expected,
+            "found": self.found,
+            "found_version": self.found_version_id,
+            "opened_at": self.opened_at,
+            "resolved_at": self.resolved_at,
+            "resolution": self.resolution,
+        }

@@ -20,15 +20,25 @@ from django.db.models import Max, Q
 from django.utils import timezone
 
 from catalog.models import CatalogModel
+from deployments.aws import AccountError, AccountReader
 from deployments.choices import (
     FINAL_STATUSES,
     RECORDABLE_STATUSES,
+    DeploymentMethod,
     DeploymentStatus,
+    DriftKind,
     RollingStrategy,
 )
-from deployments.models import Deployment, EnvironmentVariable, StatusChange
+from deployments.models import (
+    CloudAccount,
+    Deployment,
+    DriftFinding,
+    EnvironmentVariable,
+    StatusChange,
+)
+from deployments.validators import parse_resource
 from mlportal import audit
-from mlportal.secrets import MASK
+from mlportal.secrets import MASK, is_secret_key
 
 # A client's clock may run a little ahead of ours; further ahead, its create_at is a mistake.
 CLOCK_SKEW = timedelta(minutes=5)
@@ -202,7 +212,7 @@ def _assign_deployment_id(deployment):
 def record_deployment(*, model_version, endpoint, deployment_method, rolling_strategy,
                       environment="", environment_variables=(), traffic_percent=None,
                       status=DeploymentStatus.ACTIVE, deployment_id=None, create_at=None,
-                      user=None, principal=None, reason="recorded"):
+                      resource="", user=None, principal=None, reason="recorded"):
     """Record a rollout of `model_version` at `endpoint`; active from `create_at` (default:
     now) unless `status` is pending. `reason` goes into its status history. Returns the saved
     Deployment."""
@@ -213,7 +223,7 @@ def record_deployment(*, model_version, endpoint, deployment_method, rolling_str
         endpoint=endpoint, deployment_method=deployment_method,
         rolling_strategy=rolling_strategy, environment=environment,
         traffic_percent=traffic_percent, create_at=create_at or now,
-        status=DeploymentStatus.PENDING, deployment_id=deployment_id,
+        status=DeploymentStatus.PENDING, deployment_id=deployment_id, resource=resource or "",
     )
     # The version and its model are rows already: no need to look them up again.
     deployment.full_clean(exclude=["deployment_id", "model_version", "catalog_model"],
@@ -338,7 +348,7 @@ def rollback(*, deployment, at=None, user=None, principal=None):
         model_version=previous.model_version, endpoint=deployment.endpoint,
         deployment_method=previous.deployment_method, rolling_strategy=strategy,
         environment=previous.environment, create_at=at, user=user, principal=principal,
-        reason=f"rollback of {deployment}",
+        reason=f"rollback of {deployment}", resource=previous.resource,
         environment_variables=[
             {"name": v.name, "value": v.value, "secret": v.secret}
             for v in previous.environment_variables.all()
@@ -352,8 +362,8 @@ def rollback(*, deployment, at=None, user=None, principal=None):
 @transaction.atomic
 def update_deployment(*, deployment, user=None, principal=None, **fields):
     """Change what may change on a recorded deployment: environment, environment variables,
-    a canary's traffic percent and the status. The fields that say what was deployed where
-    may be sent again unchanged; a different value is refused."""
+    a canary's traffic percent, the resource that serves it and the status. The fields that
+    say what was deployed where may be sent again unchanged; a different value is refused."""
     user, principal = _actor(user, principal)
     deployment = _locked(deployment)
     errors = {
@@ -366,6 +376,8 @@ def update_deployment(*, deployment, user=None, principal=None, **fields):
         raise ValidationError(errors)
     if "environment" in fields:
         deployment.environment = fields["environment"]
+    if "resource" in fields:
+        deployment.resource = fields["resource"] or ""
     traffic_changed = (
         "traffic_percent" in fields and fields["traffic_percent"] != deployment.traffic_percent
     )
@@ -386,3 +398,81 @@ def update_deployment(*, deployment, user=None, principal=None, **fields):
         deployment = change_status(deployment=deployment, status=fields["status"], user=user,
                                    principal=principal)
     return deployment
+
+
+def endpoint_of(running, parts):
+    """The invocation URL AWS gives a SageMaker endpoint or a Lambda function; None for an
+    ECS service (its load balancer's address is the owner's to say)."""
+    region, name = parts.get("region"), parts.get("name")
+    if running.method == DeploymentMethod.SAGEMAKER:
+        return f"https://runtime.sagemaker.{region}.amazonaws.com/endpoints/{name}/invocations"
+    if running.method == DeploymentMethod.LAMBDA:
+        return (f"https://lambda.{region}.amazonaws.com/2015-03-31/functions/{name}"
+                "/invocations")
+    return None
+
+
+@transaction.atomic
+def record_unrecorded(*, finding, model_version=None, endpoint=None,
+                      rolling_strategy=RollingStrategy.BLUE_GREEN, environment="", user=None,
+                      principal=None):
+    """Record what an open "unrecorded" finding saw running as a deployment, in one step:
+    the resource is read again (read-only), its version is the one whose artifact it runs
+    (or `model_version`), its variables are those it runs with (secret-looking names kept
+    secret), and the finding is resolved by the new deployment. Returns the deployment."""
+    user, principal = _actor(user, principal)
+    finding = DriftFinding.objects.select_for_update().select_related("account").get(
+        pk=finding.pk)
+    if finding.kind != DriftKind.UNRECORDED:
+        raise ValidationError({"kind": (
+            f"Only an unrecorded resource is recorded as a deployment; this finding is "
+            f"{finding.get_kind_display()}.")})
+    if not finding.is_open:
+        raise ValidationError({"resolved_at": (
+            f"This finding was resolved at {finding.resolved_at.isoformat()} "
+            f"({finding.resolution}).")})
+    model_version = model_version or finding.found_version
+    if model_version is None:
+        raise ValidationError({"model_version": (
+            "What runs there is no registered version's artifact: name the version to record.")})
+    method, parts = parse_resource(finding.resource)
+    try:
+        running = AccountReader(finding.account, parts["region"]).read(finding.resource)
+    except AccountError as exc:
+        raise ValidationError({"resource": f"It could not be read again: {exc.message}"}) from exc
+    if running is None:
+        raise ValidationError({"resource": f"{finding.resource} no longer exists."})
+    endpoint = endpoint or endpoint_of(running, parts)
+    if not endpoint:
+        raise ValidationError({"endpoint": (
+            "An ECS service has no address AWS gives it: name the endpoint its clients call.")})
+    variables = {}
+    for unit in running.units:
+        variables.update(unit.environment)
+    deployment = record_deployment(
+        model_version=model_version, endpoint=endpoint, deployment_method=method,
+        rolling_strategy=rolling_strategy, environment=environment, resource=finding.resource,
+        environment_variables=[
+            {"name": name, "value": str(value), "secret": is_secret_key(name)}
+            for name, value in sorted(variables.items())],
+        user=user, principal=principal, reason=f"recorded from drift finding {finding.pk}",
+    )
+    finding.deployment = deployment
+    finding.resolved_at = timezone.now()
+    finding.resolution = f"recorded as {deployment}"
+    finding.save()
+    return deployment
+
+
+@transaction.atomic
+def save_cloud_account(*, instance=None, **fields):
+    """Create or change a cloud account (superusers: the access guard checks the save). An
+    `external_id` equal to the mask, or left out, keeps the stored one."""
+    account = instance or CloudAccount()
+    if fields.get("external_id") == MASK:
+        fields.pop("external_id")
+    for name, value in fields.items():
+        setattr(account, name, value)
+    account.full_clean()
+    account.save()
+    return account

@@ -2,20 +2,35 @@
 
 import base64
 import hashlib
+import hmac
 import json
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from cryptography.hazmat.primitives.hashes import SHA256
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import models
 
 
-def _fernet():
-    keys = getattr(settings, "MLPORTAL_ENCRYPTION_KEYS", None) or [
+def _keys():
+    return getattr(settings, "MLPORTAL_ENCRYPTION_KEYS", None) or [
         # Without configured keys, a key derived from SECRET_KEY: rotating SECRET_KEY then
         # needs MLPORTAL_ENCRYPTION_KEYS listing the old derived key after the new one.
         base64.urlsafe_b64encode(hashlib.sha256(settings.SECRET_KEY.encode()).digest()).decode()
     ]
+
+
+def keyed_digest(text, *, purpose):
+    """HMAC-SHA256 of `text` under a key derived (HKDF) from the current encryption key for
+    `purpose`: compares secrets without keeping or showing them; useless without the key."""
+    key = HKDF(algorithm=SHA256(), length=32, salt=None,
+               info=f"mlportal:{purpose}".encode()).derive(_keys()[0].encode())
+    return hmac.new(key, text.encode(), hashlib.sha256).hexdigest()
+
+
+def _fernet():
+    keys = _keys()
     try:
         return MultiFernet([Fernet(key) for key in keys])
     except ValueError as exc:

@@ -4,7 +4,7 @@ from rest_framework import serializers
 from catalog.validators import validate_http_url
 from deployments import services
 from deployments.choices import DeploymentMethod, DeploymentStatus, RollingStrategy, describe
-from deployments.models import Deployment, StatusChange
+from deployments.models import CloudAccount, Deployment, DriftFinding, StatusChange
 from deployments.validators import validate_variable_name
 from mlportal.api.base import ModelSerializer, Timestamp
 from registry.services import find_version
@@ -69,6 +69,12 @@ class DeploymentSerializer(ModelSerializer):
                         "max_value": TRAFFIC_PERCENT_MESSAGE},
         help_text="A canary's share of the endpoint's traffic; only for canaries.",
     )
+    resource = serializers.CharField(
+        max_length=2048, required=False, allow_blank=True,
+        help_text="The ARN of what serves it: a SageMaker endpoint, an ECS service, a Lambda "
+                  "function; for EKS the cluster's ARN + /namespaces/<namespace>/deployments/"
+                  "<name>. Checked against the deployment method.",
+    )
     status = choice_field(DeploymentStatus, "a deployment status", required=False)
     status_history = StatusChangeSerializer(many=True, read_only=True)
 
@@ -77,8 +83,8 @@ class DeploymentSerializer(ModelSerializer):
         fields = [
             "id", "namespace", "model_name", "model_version", "deployment_id", "create_at",
             "endpoint", "environment", "environment_variables", "deployment_method",
-            "rolling_strategy", "traffic_percent", "status", "active_from", "active_until",
-            "replaced_by", "status_history", "update_at",
+            "rolling_strategy", "traffic_percent", "resource", "status", "active_from",
+            "active_until", "replaced_by", "status_history", "update_at",
         ]
         read_only_fields = ["active_from", "active_until", "replaced_by", "update_at"]
 
@@ -121,7 +127,8 @@ class DeploymentSummarySerializer(ModelSerializer):
         model = Deployment
         fields = [
             "id", "deployment_id", "endpoint", "environment", "deployment_method",
-            "rolling_strategy", "traffic_percent", "status", "active_from", "active_until",
+            "rolling_strategy", "traffic_percent", "resource", "status", "active_from",
+            "active_until",
         ]
         read_only_fields = fields
 
@@ -129,3 +136,99 @@ class DeploymentSummarySerializer(ModelSerializer):
 DEPLOYMENTS_OF_VERSION = Prefetch(
     "deployments", queryset=Deployment.objects.order_by("-create_at", "-id")
 )
+
+
+class CloudAccountSerializer(ModelSerializer):
+    """An AWS account the drift checks read, through a role: never keys. `external_id` is
+    write-only (it reads as masked); sending the mask back keeps it."""
+
+    regions = serializers.ListField(
+        child=serializers.CharField(max_length=30), allow_empty=False,
+        help_text="Such as [\"us-east-1\", \"eu-west-1\"].")
+    external_id = serializers.CharField(required=False, allow_blank=True, write_only=True,
+                                        trim_whitespace=False)
+    has_external_id = serializers.SerializerMethodField()
+
+    class Meta:
+        model = CloudAccount
+        fields = ["id", "name", "account_id", "regions", "role_arn", "external_id",
+                  "has_external_id", "endpoint_url", "enabled", "last_checked_at", "create_at",
+                  "update_at"]
+        read_only_fields = ["last_checked_at", "create_at", "update_at"]
+
+    def get_has_external_id(self, account) -> bool:
+        return bool(account.external_id)
+
+    def to_representation(self, account):
+        document = super().to_representation(account)
+        document["regions"] = account.region_list
+        return document
+
+    def validate_regions(self, regions):
+        return ",".join(region.strip() for region in regions)
+
+    def create(self, validated_data):
+        return services.save_cloud_account(**validated_data)
+
+    def update(self, instance, validated_data):
+        return services.save_cloud_account(instance=instance, **validated_data)
+
+
+class FoundVersionField(serializers.Field):
+    def to_representation(self, version):
+        model = version.catalog_model
+        return {"id": version.pk, "namespace": model.namespace.path,
+                "model_name": model.model_name, "model_version": version.model_version}
+
+
+class DriftFindingSerializer(ModelSerializer):
+    """A difference between a deployment's record and what runs in AWS. Secrets never appear:
+    a secret variable's expected and found values read as masked."""
+
+    account = serializers.CharField(source="account.name", read_only=True)
+    namespace = serializers.CharField(source="deployment.catalog_model.namespace.path",
+                                      read_only=True, default=None)
+    model_name = serializers.CharField(source="deployment.catalog_model.model_name",
+                                       read_only=True, default=None)
+    deployment_id = serializers.IntegerField(source="deployment.deployment_id", read_only=True,
+                                             default=None)
+    endpoint = serializers.CharField(source="deployment.endpoint", read_only=True, default=None)
+    found_version = FoundVersionField(read_only=True)
+    state = serializers.SerializerMethodField()
+    last_checked_at = Timestamp(source="account.last_checked_at", read_only=True)
+
+    class Meta:
+        model = DriftFinding
+        fields = ["id", "kind", "state", "account", "deployment", "namespace", "model_name",
+                  "deployment_id", "endpoint", "resource", "subject", "expected", "found",
+                  "found_version", "opened_at", "last_seen_at", "resolved_at", "resolution",
+                  "last_checked_at"]
+        read_only_fields = fields
+
+    def get_state(self, finding) -> str:
+        return "open" if finding.is_open else "resolved"
+
+
+class RecordFindingSerializer(serializers.Serializer):
+    """What recording an unrecorded resource may add to what the finding saw: the version
+    (when no registered artifact runs there), the endpoint (an ECS service's), the strategy
+    and the environment's name."""
+
+    namespace = serializers.CharField(required=False, max_length=255)
+    model_name = serializers.CharField(required=False, max_length=200)
+    model_version = serializers.IntegerField(required=False, min_value=1)
+    endpoint = serializers.CharField(required=False, max_length=2000,
+                                     validators=[validate_http_url])
+    rolling_strategy = choice_field(RollingStrategy, "a rolling strategy", required=False)
+    environment = serializers.CharField(required=False, allow_blank=True, max_length=50)
+
+    def validate(self, attrs):
+        address = [attrs.pop(name, None) for name in ("namespace", "model_name",
+                                                      "model_version")]
+        if any(value is not None for value in address):
+            if any(value is None for value in address):
+                raise serializers.ValidationError({"model_version": (
+                    "Name the version by namespace, model_name and model_version together.")})
+            attrs["model_version"] = find_version(
+                namespace=address[0], model_name=address[1], model_version=address[2])
+        return attrs

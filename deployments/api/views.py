@@ -1,13 +1,24 @@
+from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from deployments import services
-from deployments.api.serializers import DeploymentSerializer
-from deployments.filtersets import DeploymentFilterSet
-from deployments.models import Deployment
-from mlportal.api.base import PortalViewSet
+from deployments.api.serializers import (
+    CloudAccountSerializer,
+    DeploymentSerializer,
+    DriftFindingSerializer,
+    RecordFindingSerializer,
+)
+from deployments.filtersets import (
+    CloudAccountFilterSet,
+    DeploymentFilterSet,
+    DriftFindingFilterSet,
+)
+from deployments.models import CloudAccount, Deployment, DriftFinding
+from mlportal import access
+from mlportal.api.base import PortalViewSet, ReadOnlyPortalViewSet
 
 
 class DeploymentViewSet(PortalViewSet):
@@ -48,3 +59,44 @@ class DeploymentViewSet(PortalViewSet):
         if restored is None:
             return self._document(current)
         return self._document(restored, status.HTTP_201_CREATED)
+
+
+class CloudAccountViewSet(PortalViewSet):
+    """AWS accounts the drift checks read through a role (never keys). Every signed-in user
+    reads them; superusers manage them. One with findings is disabled, not deleted (409)."""
+
+    queryset = CloudAccount.objects.all()
+    serializer_class = CloudAccountSerializer
+    filterset_class = CloudAccountFilterSet
+
+
+class DriftFindingViewSet(ReadOnlyPortalViewSet):
+    """Drift between the deployments' records and what runs in AWS, found by
+    `manage.py reconcile_deployments` (and its periodic task). Read-only, except recording an
+    unrecorded resource as a deployment."""
+
+    queryset = DriftFinding.objects.select_related(
+        "account", "deployment__catalog_model__namespace",
+        "found_version__catalog_model__namespace",
+    )
+    serializer_class = DriftFindingSerializer
+    filterset_class = DriftFindingFilterSet
+
+    @extend_schema(request=RecordFindingSerializer, responses={201: DeploymentSerializer})
+    @action(detail=True, methods=["post"], access_action="add")
+    def record(self, request, pk=None):
+        """Record what an open "unrecorded" finding saw as a deployment, in one step: its
+        version (the one whose artifact runs there, unless named), resource, variables; the
+        finding is resolved by it. Needs a grant on the version's namespace."""
+        # Not get_object(): an unrecorded resource has no namespace yet; the version names it.
+        finding = get_object_or_404(self.get_queryset(), pk=pk)
+        payload = RecordFindingSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        fields = dict(payload.validated_data)
+        version = fields.get("model_version") or finding.found_version
+        if version is not None:
+            access.require_target(request.user, Deployment, {"model_version": version})
+        deployment = services.record_unrecorded(finding=finding, user=request.user, **fields)
+        document = DeploymentViewSet.queryset.get(pk=deployment.pk)
+        return Response(DeploymentSerializer(document, context=self.get_serializer_context()).data,
+                        status=status.HTTP_201_CREATED)

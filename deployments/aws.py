@@ -8,6 +8,7 @@ AccountError, which the reconciler turns into a finding of its own.
 """
 
 import base64
+import logging
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -17,6 +18,8 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from deployments.choices import DeploymentMethod, DriftKind
 from deployments.validators import parse_resource
+
+logger = logging.getLogger(__name__)
 
 # Fail fast on an endpoint where nothing listens; retry a throttled call a little.
 CLIENT_CONFIG = Config(connect_timeout=5, read_timeout=20,
@@ -104,14 +107,27 @@ class AccountReader:
         self.region = region
         self._session = None
         self._clients = {}
+        # The IAM actions this reader called ("sagemaker:DescribeEndpoint", ...), as botocore
+        # names them: the tests hold them to the README's least-privilege policy.
+        self.operations = set()
+
+    def _note(self, model, **kwargs):
+        self.operations.add(f"{model.service_model.signing_name}:{model.name}")
+        logger.debug("%s %s:%s", self.account.account_id, model.service_model.signing_name,
+                     model.name)
+
+    def _watched(self, client):
+        client.meta.events.register("before-call", self._note)
+        return client
 
     def _endpoint(self):
         return self.account.endpoint_url or None
 
     def session(self):
         if self._session is None:
-            sts = boto3.Session().client("sts", region_name=self.region,
-                                         endpoint_url=self._endpoint(), config=CLIENT_CONFIG)
+            sts = self._watched(boto3.Session().client(
+                "sts", region_name=self.region, endpoint_url=self._endpoint(),
+                config=CLIENT_CONFIG))
             request = {"RoleArn": self.account.role_arn, "RoleSessionName": SESSION_NAME}
             if self.account.external_id:
                 request["ExternalId"] = self.account.external_id
@@ -127,8 +143,8 @@ class AccountReader:
 
     def client(self, service):
         if service not in self._clients:
-            self._clients[service] = self.session().client(
-                service, endpoint_url=self._endpoint(), config=CLIENT_CONFIG)
+            self._clients[service] = self._watched(self.session().client(
+                service, endpoint_url=self._endpoint(), config=CLIENT_CONFIG))
         return self._clients[service]
 
     # What runs

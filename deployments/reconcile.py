@@ -74,6 +74,7 @@ class Report:
     kept_open: int = 0
     resolved: list = field(default_factory=list)
     account_errors: list = field(default_factory=list)  # (account, message)
+    operations: set = field(default_factory=set)  # the IAM actions called
 
     @property
     def drift(self):
@@ -129,6 +130,19 @@ def plan(accounts):
     return steps, left
 
 
+IMAGE_SCHEME = "oci://"
+
+
+def plain(uri):
+    """An artifact URI as AWS shows it: a container image registered as oci://<image> is
+    run as <image>."""
+    return uri[len(IMAGE_SCHEME):] if uri.startswith(IMAGE_SCHEME) else uri
+
+
+def _candidates(uris):
+    return set(uris) | {IMAGE_SCHEME + uri for uri in uris if "://" not in uri}
+
+
 class ArtifactIndex:
     """Which registered versions an artifact URI or digest belongs to, looked up once per run
     for all the URIs a region runs."""
@@ -136,12 +150,13 @@ class ArtifactIndex:
     def __init__(self, running):
         uris = {uri for item in running for unit in item.units for uri in unit.uris}
         digests = {unit.sha256 for item in running for unit in item.units if unit.sha256}
-        rows = Artifact.objects.filter(Q(uri__in=uris) | Q(sha256__in=digests)).select_related(
-            "version__catalog_model__namespace")
+        rows = Artifact.objects.filter(
+            Q(uri__in=_candidates(uris)) | Q(sha256__in=digests)
+        ).select_related("version__catalog_model__namespace")
         self.versions = defaultdict(list)
         for row in rows.order_by("id") if uris or digests else []:
-            if row.uri in uris:
-                self.versions[row.uri].append(row.version)
+            if plain(row.uri) in uris:
+                self.versions[plain(row.uri)].append(row.version)
             if row.sha256 and row.sha256 in digests:
                 self.versions[row.sha256].append(row.version)
 
@@ -162,7 +177,7 @@ def describe_version(version):
 
 
 def _runs(unit, artifacts):
-    uris = {artifact.uri for artifact in artifacts}
+    uris = {plain(artifact.uri) for artifact in artifacts}
     digests = {artifact.sha256 for artifact in artifacts if artifact.sha256}
     return bool(uris.intersection(unit.uris)) or (unit.sha256 and unit.sha256 in digests)
 
@@ -269,6 +284,14 @@ def unrecorded(running, index):
 def check_region(account, region, deployments, *, recorded_arns, report, progress=None):
     """Observations for one account and region. Raises AccountError."""
     reader = AccountReader(account, region)
+    try:
+        return _check_region(reader, deployments, recorded_arns=recorded_arns, report=report,
+                             progress=progress)
+    finally:
+        report.operations |= reader.operations
+
+
+def _check_region(reader, deployments, *, recorded_arns, report, progress):
     observations, cache = [], {}
     by_resource = defaultdict(list)
     for deployment in deployments:

@@ -16,7 +16,8 @@ from django.core.validators import RegexValidator
 
 from mlportal.secrets import is_secret_key
 
-LINK_SCHEMES = ("s3", "gs", "https", "hdfs", "abfss", "wasbs")
+# oci: a container image (oci://<registry>/<repository>:<tag> or @sha256:<digest>).
+LINK_SCHEMES = ("s3", "gs", "https", "hdfs", "abfss", "wasbs", "oci")
 MAX_URI_LENGTH = 2000
 # %252e%252e is ".." encoded twice; more rounds than this is no honest URI.
 MAX_DECODING_ROUNDS = 4

@@ -12,6 +12,7 @@ from rest_framework.test import APIClient
 from mlportal import access
 from mlportal.models import Token
 from mlportal.services import save_grant, save_new_token
+from tests.aws import aws, moto_server  # noqa: F401 (fixtures: AWS as moto's server)
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 

@@ -7,8 +7,8 @@ pytestmark = pytest.mark.django_db
 
 DEPLOYMENTS = "/api/v1/deployments/"
 # What the server adds to the user's document.
-SERVER_FIELDS = {"id", "environment", "traffic_percent", "status", "active_from", "active_until",
-                 "replaced_by", "status_history", "update_at"}
+SERVER_FIELDS = {"id", "environment", "traffic_percent", "resource", "status", "active_from",
+                 "active_until", "replaced_by", "status_history", "update_at"}
 
 
 def as_posted(response_body):

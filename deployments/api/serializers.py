@@ -1,4 +1,5 @@
 from django.db.models import Prefetch
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from catalog.validators import validate_http_url
@@ -174,7 +175,12 @@ class CloudAccountSerializer(ModelSerializer):
         return services.save_cloud_account(instance=instance, **validated_data)
 
 
+@extend_schema_field({"type": "object", "nullable": True, "properties": {
+    "id": {"type": "integer"}, "namespace": {"type": "string"},
+    "model_name": {"type": "string"}, "model_version": {"type": "integer"}}})
 class FoundVersionField(serializers.Field):
+    """The registered version whose artifact runs there, by its natural key."""
+
     def to_representation(self, version):
         model = version.catalog_model
         return {"id": version.pk, "namespace": model.namespace.path,

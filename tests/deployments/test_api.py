@@ -435,7 +435,8 @@ def test_the_summary_says_where_each_version_runs(deploy, versions,
         (1, "retired", "2023-01-12T00:00:00.000Z")]
     assert set(summaries[3][0]) == {
         "id", "deployment_id", "endpoint", "environment", "deployment_method",
-        "rolling_strategy", "traffic_percent", "status", "active_from", "active_until"}
+        "rolling_strategy", "traffic_percent", "resource", "status", "active_from",
+        "active_until"}
 
 
 def test_a_version_shows_where_it_is_deployed_in_the_api_and_the_admin(

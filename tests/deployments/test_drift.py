@@ -9,6 +9,7 @@ import pytest
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.management import call_command
+from django.test import Client
 
 from deployments import reconcile
 from deployments.models import Deployment, DriftFinding
@@ -265,6 +266,28 @@ def test_recording_an_unrecorded_service_needs_its_endpoint(running, admin_api):
                               format="json")
     assert recorded.status_code == 201, recorded.json()
     assert recorded.json()["model_version"] == 2
+
+
+def test_the_admin_action_records_an_unrecorded_endpoint(running, make_user, grant):
+    aws = running["aws"]
+    aws.sagemaker_model("doc-cls-2", data_url=DATA.format(2))
+    arn = aws.sagemaker_endpoint("shadow", [("only", "doc-cls-2", 1.0)])
+    check()
+    finding = open_findings()[("unrecorded", None, "")]
+    owner = make_user("owner", staff=True)
+    grant(owner, "/abc_corp/claim", "owner")
+    browser = Client()
+    browser.force_login(owner)
+
+    response = browser.post("/admin/deployments/driftfinding/", {
+        "action": "record_as_deployment", "_selected_action": [finding.pk]}, follow=True)
+
+    assert response.status_code == 200
+    recorded = Deployment.objects.get(resource=arn)
+    assert recorded.model_version.model_version == 2
+    assert f"recorded as {recorded}" in response.content.decode()
+    finding.refresh_from_db()
+    assert finding.deployment == recorded and not finding.is_open
 
 
 def test_a_lambda_running_no_registered_artifact_is_not_model_serving(running):

@@ -110,14 +110,16 @@ def test_listing_findings_costs_a_fixed_number_of_queries(reader_api, account, d
 
 
 def test_recording_needs_a_grant_on_the_versions_namespace(client_for, make_user, auditor,
-                                                           findings, versions):
+                                                           grant, findings, versions):
     unrecorded = findings["unrecorded"]
     unrecorded.found_version = versions[3]
     unrecorded.save()
     outsider = make_user("outsider")
+    elsewhere = make_user("elsewhere")
+    grant(elsewhere, "/xyz_bank", "owner")
     url = f"{DRIFT}{unrecorded.pk}/record/"
 
-    for user in (outsider, auditor):
+    for user in (outsider, elsewhere, auditor):
         response = client_for(user).post(url, {}, format="json")
         assert response.status_code == 403, response.content
     unrecorded.refresh_from_db()

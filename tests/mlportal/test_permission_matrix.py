@@ -47,6 +47,9 @@ EXEMPT = {
     ("/api/v1/auth/token/", "POST"): "sign-in with a password (tests/mlportal/test_tokens.py)",
     ("/api/v1/catalog-sources/{pk}/webhook/", "POST"):
         "signed with the source's webhook secret (tests/catalog/test_catalog_sources.py)",
+    ("/api/v1/drift/{pk}/record/", "POST"):
+        "reads the resource again from AWS: against moto's server in "
+        "tests/deployments/test_drift.py; refusals in tests/deployments/test_drift_api.py",
 }
 
 
@@ -105,6 +108,23 @@ class World:
     def alias_document(self, name):
         self.version()
         return {"namespace": "/here", "model_name": "m", "alias": name, "model_version": 1}
+
+    def cloud_account(self, name):
+        from deployments.models import CloudAccount
+
+        return CloudAccount.objects.create(
+            name=name, account_id="123456789012", regions="us-east-1",
+            role_arn="arn:aws:iam::123456789012:role/mlportal-reader").pk
+
+    def drift_finding(self):
+        """An open finding about a deployment in /here."""
+        from deployments.models import CloudAccount, Deployment, DriftFinding
+
+        deployment = Deployment.objects.get(pk=self.deployment())
+        account = CloudAccount.objects.get(pk=self.cloud_account("checked"))
+        return DriftFinding.objects.create(
+            account=account, deployment=deployment, kind="env_added", subject="NEW",
+            expected="(not recorded)", found="1", key=f"env_added|{deployment.pk}||NEW")
 
     def uploaded_artifact(self):
         version = self.version()
@@ -220,6 +240,21 @@ RESOURCES = [
         "/api/v1/deployments/",
         create=lambda w, name: w.deployment_document(),
         make=lambda w, name: w.deployment(),
+    ),
+    # Cloud accounts are read by everyone; superusers manage them.
+    Resource(
+        "/api/v1/cloud-accounts/",
+        create=lambda w, name: {"name": name, "account_id": "123456789012",
+                                "regions": ["us-east-1"],
+                                "role_arn": "arn:aws:iam::123456789012:role/reader"},
+        make=lambda w, name: w.cloud_account(name),
+        creators=SUPERUSER, changers=SUPERUSER, deleters=SUPERUSER,
+    ),
+    # Findings are written by the drift checks only.
+    Resource(
+        "/api/v1/drift/",
+        create=None,
+        make=lambda w, name: w.drift_finding().pk,
     ),
     Resource(
         "/api/v1/changes/",
@@ -364,6 +399,10 @@ ADMIN = {
         "registry.Alias", pk=w.via_api("/api/v1/aliases/", w.alias_document("champion")))),
     "deployments.deployment": AdminRow(SIGNED_IN, EDITORS, HERE_WRITERS, lambda w: row(
         "deployments.Deployment", pk=w.deployment())),
+    "deployments.cloudaccount": AdminRow(SIGNED_IN, SUPERUSER, SUPERUSER, lambda w: row(
+        "deployments.CloudAccount", pk=w.cloud_account("admin"))),
+    "deployments.driftfinding": AdminRow(SIGNED_IN, NOBODY, NOBODY,
+                                         lambda w: w.drift_finding()),
     "auth.user": AdminRow(SUPERUSER, SUPERUSER, SUPERUSER, lambda w: w.make_user("someone")),
     "auth.group": AdminRow(SUPERUSER, SUPERUSER, SUPERUSER,
                            lambda w: Group.objects.create(name="some team")),

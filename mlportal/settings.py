@@ -227,4 +227,7 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "INFO")},
+    # botocore's debug log holds request parameters and response bodies (a role's external
+    # id, the environment of what runs in AWS): never below INFO, whatever the root says.
+    "loggers": {"botocore": {"level": "INFO"}, "boto3": {"level": "INFO"}},
 }

@@ -29,7 +29,12 @@ NESTED_KEY = "planted-api-key-9c1e"
 MODEL_SECRET = "planted-secret-access-key-77d0"
 ENV_SECRET = "planted-env-secret-b3a8"
 WEBHOOK_SECRET = "planted-webhook-secret-5e61"
-SECRETS = [PASSWORD, NESTED_KEY, MODEL_SECRET, ENV_SECRET, WEBHOOK_SECRET]
+# What runs in AWS (moto) differs from the record: the drift findings must not show it.
+RUNNING_SECRET = "planted-running-secret-71c3"
+RUNNING_TOKEN = "planted-running-token-a90f"
+EXTERNAL_ID = "planted-external-id-2d9b"
+SECRETS = [PASSWORD, NESTED_KEY, MODEL_SECRET, ENV_SECRET, WEBHOOK_SECRET, RUNNING_SECRET,
+           RUNNING_TOKEN, EXTERNAL_ID]
 
 ROUTED = api_endpoints()
 
@@ -38,8 +43,28 @@ def deployments_are_routed():
     return ("/api/v1/deployments/", "POST") in ROUTED
 
 
+def drift_is_routed():
+    return ("/api/v1/drift/", "GET") in ROUTED
+
+
+def plant_drift(admin_api, aws):
+    """The planted deployment runs in ECS (moto) with other secrets than it records, and an
+    extra credential-like variable; its account's role has an external id. A check then opens
+    findings about them."""
+
+    arn = aws.ecs_service("serving", "doc-cls", image="registry.example/doc-cls:1", environment={
+        "LOG_LEVEL": "info", "DB_PASSWORD": RUNNING_SECRET, "API_TOKEN": RUNNING_TOKEN})
+    response = admin_api.post("/api/v1/cloud-accounts/", {
+        "name": "prod", "account_id": "123456789012", "regions": ["us-east-1"],
+        "role_arn": "arn:aws:iam::123456789012:role/mlportal-reader",
+        "external_id": EXTERNAL_ID, "endpoint_url": aws.endpoint}, format="json")
+    assert response.status_code == 201, response.content
+    assert EXTERNAL_ID not in text_of(response)
+    return arn
+
+
 @pytest.fixture
-def planted(api, admin_api, example, superuser, auditor, client_for):
+def planted(api, admin_api, example, superuser, auditor, client_for, aws):
     """Secrets planted through the API as users would, and the token keys issued."""
     created = admin_api.post("/api/v1/data-sources/", {
         "name": "warehouse", "type": "postgres",
@@ -84,6 +109,16 @@ def planted(api, admin_api, example, superuser, auditor, client_for):
         response = admin_api.post("/api/v1/deployments/", deployment, format="json")
         assert response.status_code == 201, response.content
         assert ENV_SECRET not in text_of(response)
+        if drift_is_routed():
+            arn = plant_drift(admin_api, aws)
+            linked = admin_api.patch(f"/api/v1/deployments/{response.json()['id']}/",
+                                     {"resource": arn}, format="json")
+            assert linked.status_code == 200, linked.content
+            from deployments import reconcile
+
+            report = reconcile.reconcile()
+            assert {observation.kind for observation in report.observations} >= {
+                "env_changed", "env_added"}, report.observations
 
     keys = []
     for username in ["root", "auditor"]:
@@ -228,6 +263,18 @@ def test_no_secret_in_the_database_in_clear(planted):
             cursor.execute(f"SELECT * FROM {connection.ops.quote_name(table)}")
             dump.append(str(cursor.fetchall()))
     assert_clean("\n".join(dump), planted, "the database")
+
+
+def test_no_secret_in_a_drift_check_its_log_or_its_summary(planted, caplog, capsys):
+    from django.core.management import call_command
+
+    caplog.set_level(logging.DEBUG)
+    for options in ([], ["--dry-run"]):
+        with pytest.raises(SystemExit):
+            call_command("reconcile_deployments", *options)
+    output = capsys.readouterr()
+    assert "env_changed DB_PASSWORD" in output.out
+    assert_clean(caplog.text + output.out + output.err, planted, "a drift check")
 
 
 def test_no_secret_in_the_log(caplog, api, admin_api, example, superuser):

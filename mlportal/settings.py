@@ -54,6 +54,8 @@ INSTALLED_APPS = [
     "catalog",
     "registry",
     "deployments",
+    # The auditors' pages: they import the apps; nothing imports them.
+    "mlportal.pages",
 ]
 
 MIDDLEWARE = [

@@ -19,9 +19,10 @@ from django.utils import timezone
 from catalog.models import CatalogModel, DataSource
 from deployments.choices import RollingStrategy
 from deployments.models import Deployment, EnvironmentVariable
-from mlportal import access, search, timeline
+from mlportal import access
 from mlportal.filtersets import ObjectChangeFilterSet
 from mlportal.models import ObjectChange
+from mlportal.pages import search, timeline
 from mlportal.secrets import mask
 from registry.models import Alias, Artifact, ModelVersion, Tag
 

@@ -67,7 +67,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "mlportal.audit.AuditContextMiddleware",
+    "mlportal.context.ContextMiddleware",
 ]
 
 ROOT_URLCONF = "mlportal.urls"

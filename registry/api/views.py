@@ -9,8 +9,9 @@ from rest_framework.response import Response
 from rest_framework.viewsets import ModelViewSet
 
 from deployments.api.serializers import DEPLOYMENTS_OF_VERSION
-from mlportal import access, audit
+from mlportal import access
 from mlportal.api.base import PortalViewSet
+from mlportal.context import set_principal
 from registry import services
 from registry.api.serializers import AliasSerializer, ArtifactSerializer, ModelVersionSerializer
 from registry.filtersets import AliasFilterSet, ArtifactFilterSet, ModelVersionFilterSet
@@ -53,7 +54,7 @@ class ModelVersionViewSet(PortalViewSet):
 
     def perform_create(self, serializer):
         # The principal the client names (such as an IAM ARN) is also the audit's principal.
-        audit.set_principal(serializer.validated_data.get("created_by"))
+        set_principal(serializer.validated_data.get("created_by"))
         serializer.save()
 
     @extend_schema(request=None, responses=ModelVersionSerializer)

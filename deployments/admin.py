@@ -8,6 +8,8 @@ from deployments.choices import FINAL_STATUSES, RECORDABLE_STATUSES, DeploymentS
 from deployments.models import Deployment, EnvironmentVariable, StatusChange
 from mlportal.admin import PortalInline, PortalModelAdmin, ReadOnlyInline
 from mlportal.secrets import MASK
+from registry.admin import ModelVersionAdmin
+from registry.models import ModelVersion
 
 
 class EnvironmentVariableForm(forms.ModelForm):
@@ -205,3 +207,17 @@ class DeploymentAdmin(PortalModelAdmin):
     def roll_back(self, request, queryset):
         self._apply(request, queryset, lambda deployment: services.rollback(
             deployment=deployment, user=request.user), "Rolled back")
+
+
+# The registry's version admin, with where the version is deployed: deployments build on the
+# registry, never the other way round.
+admin.site.unregister(ModelVersion)
+
+
+@admin.register(ModelVersion)
+class DeployedVersionAdmin(ModelVersionAdmin):
+    inlines = [*ModelVersionAdmin.inlines, DeploymentInline]
+
+    def get_inlines(self, request, obj):
+        # A version being registered has not been deployed anywhere yet.
+        return self.inlines if obj else ModelVersionAdmin.inlines

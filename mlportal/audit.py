@@ -8,6 +8,10 @@ audited rows (the rows of a many-to-many `through` model, such as a catalog mode
 sources) are recorded as an update of the audited row that owns the many-to-many field,
 whichever way they are written.
 
+A model's `audit_parent` (e.g. "version__catalog_model") names the row whose history its
+changes belong to; each record keeps it (related_object_type/_id, as NetBox does), so that
+a catalog model's history is one indexed filter (ObjectChange.objects.history_of).
+
 Within one context, repeated saves of one object are folded into one record (its first
 "before" and its last "after"), as NetBox does; a delete always has a record of its own.
 Changes made outside any context are recorded too, one record each, without request id.
@@ -42,6 +46,21 @@ def snapshot(instance):
     return json.loads(json.dumps(data, cls=DjangoJSONEncoder))
 
 
+def parent_of(instance):
+    """The row whose history `instance`'s changes belong to, following its model's
+    `audit_parent` (e.g. "version__catalog_model"; "" for the row itself); None when its
+    model declares none."""
+    lookup = getattr(instance, "audit_parent", None)
+    if lookup is None:
+        return None
+    value = instance
+    for attribute in filter(None, lookup.split("__")):
+        value = getattr(value, attribute, None)
+        if value is None:
+            return None
+    return value
+
+
 def _stored(model, pk):
     """A fresh copy from the database: instances at hand may hold stale prefetched links."""
     return model._base_manager.filter(pk=pk).first()
@@ -61,6 +80,7 @@ def _record(instance, action, before, after):
         if earlier is not None and earlier.fold(after=after, object_repr=object_repr):
             return
     user = context.acting_user if context else None
+    parent = parent_of(instance)
     change = ObjectChange.objects.create(
         user=user,
         user_name=user.get_username() if user else "",
@@ -71,6 +91,8 @@ def _record(instance, action, before, after):
         content_type=content_type,
         object_id=str(instance.pk),
         object_repr=object_repr,
+        related_object_type=ContentType.objects.get_for_model(parent) if parent else None,
+        related_object_id=str(parent.pk) if parent else "",
         namespace=access.namespace_path(instance) or "",
         prechange_data=before,
         postchange_data=after,
@@ -200,3 +222,37 @@ def connect_signals():
     pre_delete.connect(_before_delete, dispatch_uid="audit_pre_delete")
     post_delete.connect(_after_delete, dispatch_uid="audit_post_delete")
     m2m_changed.connect(_m2m_changed, dispatch_uid="audit_m2m_changed")
+
+
+def backfill_parents(apps, parent, children):
+    """For a data migration (historical models only): give the recorded changes of the
+    existing rows of `children` ({"app_label.Model": lookup of the parent's pk, e.g.
+    "version__catalog_model_id"; "pk" for the parent's own changes}) their `parent` model
+    ("app_label.Model") as related object, where none is set yet."""
+    ObjectChange = apps.get_model("mlportal", "ObjectChange")
+    ContentType = apps.get_model("contenttypes", "ContentType")
+    # The base manager: the trail's own refuses every update.
+    trail = ObjectChange._base_manager
+    if not trail.exists():
+        return
+    parent_label, parent_name = parent.lower().split(".")
+    parent_type, _ = ContentType.objects.get_or_create(app_label=parent_label, model=parent_name)
+    for label, lookup in children.items():
+        app_label, name = label.lower().split(".")
+        child_type = ContentType.objects.filter(app_label=app_label, model=name).first()
+        if child_type is None:
+            continue
+        unset = trail.filter(content_type=child_type, related_object_id="")
+        if lookup == "pk":
+            unset.update(related_object_type=parent_type, related_object_id=models.F("object_id"))
+            continue
+        rows = apps.get_model(app_label, name)._base_manager.values_list("pk", lookup)
+        parent_of_row = {str(pk): str(parent_pk) for pk, parent_pk in rows if parent_pk}
+        changes = [
+            ObjectChange(pk=pk, related_object_type=parent_type,
+                         related_object_id=parent_of_row[object_id])
+            for pk, object_id in unset.values_list("pk", "object_id")
+            if object_id in parent_of_row
+        ]
+        trail.bulk_update(
+            changes, ["related_object_type", "related_object_id"], batch_size=500)

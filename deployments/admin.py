@@ -15,6 +15,8 @@ from deployments.models import (
 from mlportal import access
 from mlportal.admin import PortalInline, PortalModelAdmin, ReadOnlyAdminMixin, ReadOnlyInline
 from mlportal.secrets import MASK
+from registry.admin import ModelVersionAdmin
+from registry.models import ModelVersion
 
 
 class EnvironmentVariableForm(forms.ModelForm):
@@ -316,3 +318,15 @@ class DriftFindingAdmin(ReadOnlyAdminMixin, PortalModelAdmin):
                                   messages.SUCCESS)
         if not recorded and not queryset.exists():
             self.message_user(request, "Nothing selected.", messages.WARNING)
+# The registry's version admin, with where the version is deployed: deployments build on the
+# registry, never the other way round.
+admin.site.unregister(ModelVersion)
+
+
+@admin.register(ModelVersion)
+class DeployedVersionAdmin(ModelVersionAdmin):
+    inlines = [*ModelVersionAdmin.inlines, DeploymentInline]
+
+    def get_inlines(self, request, obj):
+        # A version being registered has not been deployed anywhere yet.
+        return self.inlines if obj else ModelVersionAdmin.inlines

@@ -45,6 +45,7 @@ class Deployment(models.Model):
 
     audited = True
     namespace_lookup = "catalog_model__namespace__path"
+    audit_parent = "catalog_model"
 
     model_version = models.ForeignKey(
         ModelVersion, on_delete=models.PROTECT, related_name="deployments"
@@ -170,6 +171,7 @@ class EnvironmentVariable(models.Model):
 
     audited = True
     namespace_lookup = "deployment__catalog_model__namespace__path"
+    audit_parent = "deployment__catalog_model"
 
     deployment = models.ForeignKey(
         Deployment, on_delete=models.CASCADE, related_name="environment_variables"
@@ -322,6 +324,8 @@ class DriftFinding(models.Model):
 
     audited = True
     namespace_lookup = "deployment__catalog_model__namespace__path"
+    # In its model's history; an unrecorded resource's finding belongs to no model.
+    audit_parent = "deployment__catalog_model"
 
     account = models.ForeignKey(CloudAccount, on_delete=models.PROTECT, related_name="findings")
     deployment = models.ForeignKey(

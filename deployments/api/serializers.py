@@ -1,5 +1,5 @@
 from django.db.models import Prefetch
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
 from catalog.validators import validate_http_url
@@ -8,6 +8,7 @@ from deployments.choices import DeploymentMethod, DeploymentStatus, RollingStrat
 from deployments.models import CloudAccount, Deployment, DriftFinding, StatusChange
 from deployments.validators import validate_variable_name
 from mlportal.api.base import ModelSerializer, Timestamp
+from registry.api.serializers import ModelVersionSerializer
 from registry.services import find_version
 
 TRAFFIC_PERCENT_MESSAGE = "A traffic percent is between 1 and 100."
@@ -238,3 +239,15 @@ class RecordFindingSerializer(serializers.Serializer):
             attrs["model_version"] = find_version(
                 namespace=address[0], model_name=address[1], model_version=address[2])
         return attrs
+@extend_schema_serializer(component_name="ModelVersion")
+class DeployedVersionSerializer(ModelVersionSerializer):
+    """The user's version document (examples/model_version.json) plus id and server fields."""
+
+    # The registry's version document with where the version is deployed: the document
+    # /api/v1/versions/ serves.
+    deployments = DeploymentSummarySerializer(
+        many=True, read_only=True, help_text="Where this version is or was deployed, newest first."
+    )
+
+    class Meta(ModelVersionSerializer.Meta):
+        fields = [*ModelVersionSerializer.Meta.fields[:-1], "deployments", "update_at"]

@@ -6,5 +6,7 @@ router = SimpleRouter()
 router.register("deployments", views.DeploymentViewSet)
 router.register("cloud-accounts", views.CloudAccountViewSet)
 router.register("drift", views.DriftFindingViewSet)
+# The registry's versions, each with where it is deployed (see registry.api.urls).
+router.register("versions", views.DeployedVersionViewSet)
 
 urlpatterns = router.urls

@@ -6,7 +6,9 @@ from rest_framework.response import Response
 
 from deployments import services
 from deployments.api.serializers import (
+    DEPLOYMENTS_OF_VERSION,
     CloudAccountSerializer,
+    DeployedVersionSerializer,
     DeploymentSerializer,
     DriftFindingSerializer,
     RecordFindingSerializer,
@@ -19,6 +21,7 @@ from deployments.filtersets import (
 from deployments.models import CloudAccount, Deployment, DriftFinding
 from mlportal import access
 from mlportal.api.base import PortalViewSet, ReadOnlyPortalViewSet
+from registry.api.views import ModelVersionViewSet
 
 
 class DeploymentViewSet(PortalViewSet):
@@ -100,3 +103,9 @@ class DriftFindingViewSet(ReadOnlyPortalViewSet):
         document = DeploymentViewSet.queryset.get(pk=deployment.pk)
         return Response(DeploymentSerializer(document, context=self.get_serializer_context()).data,
                         status=status.HTTP_201_CREATED)
+class DeployedVersionViewSet(ModelVersionViewSet):
+    """Versions of catalog models. Never deleted: deprecate one instead."""
+
+    # The registry's version endpoint, each document with where the version is deployed.
+    queryset = ModelVersionViewSet.queryset.prefetch_related(DEPLOYMENTS_OF_VERSION)
+    serializer_class = DeployedVersionSerializer

@@ -1,7 +1,7 @@
 """Indexes for the search pages.
 
 Full-text (PostgreSQL only; see mlportal.fulltext): GIN indexes on exactly the document
-mlportal.fulltext builds for those fields; the search kinds in mlportal.search name the
+mlportal.fulltext builds for those fields; the search kinds in mlportal.pages.search name the
 same fields, and a test checks that every kind's query uses its index. Newest first (every
 database): the search lists versions by creation time.
 """

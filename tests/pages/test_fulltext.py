@@ -5,7 +5,8 @@ from django.db import connection
 
 from catalog.models import CatalogModel, DataSource
 from deployments.models import Deployment
-from mlportal import fulltext, search
+from mlportal import fulltext
+from mlportal.pages import search
 from registry.models import ModelVersion
 
 

@@ -242,6 +242,18 @@ class StatusChange(models.Model):
         return f"{self.deployment}: {self.status} at {self.at:%Y-%m-%d %H:%M:%S}"
 
 
+class CloudAccountQuerySet(models.QuerySet):
+    def last_check(self, deployments=None):
+        """When a drift check last read the enabled accounts where `deployments` run (by
+        their resources' account ids; default: any account), or None."""
+        accounts = self.filter(enabled=True)
+        if deployments is not None:
+            ids = {resource.split(":")[4] for resource in
+                   (d.resource for d in deployments) if resource.count(":") >= 5}
+            accounts = accounts.filter(account_id__in=ids)
+        return accounts.aggregate(last=models.Max("last_checked_at"))["last"]
+
+
 class CloudAccount(models.Model):
     """An AWS account (and its regions) where deployments run, read by drift checks through
     an IAM role the portal assumes. The portal holds no AWS keys: its own credentials come
@@ -274,6 +286,8 @@ class CloudAccount(models.Model):
     last_checked_at = models.DateTimeField(null=True, blank=True, editable=False)
     create_at = models.DateTimeField(auto_now_add=True)
     update_at = models.DateTimeField(auto_now=True)
+
+    objects = CloudAccountQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]

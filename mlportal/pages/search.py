@@ -20,7 +20,7 @@ from catalog.filtersets import CatalogModelFilterSet, DataSourceFilterSet
 from catalog.models import CatalogModel, DataSource, ModelDataSource, Namespace
 from deployments.choices import DeploymentMethod, DeploymentStatus
 from deployments.filtersets import DeploymentFilterSet
-from deployments.models import Deployment
+from deployments.models import Deployment, DriftFinding
 from mlportal import access, fulltext
 from registry.choices import VersionStatus
 from registry.filtersets import ModelVersionFilterSet
@@ -283,6 +283,12 @@ class DeploymentKind(Kind):
         if fulltext.words(q):
             queryset = fulltext.matches(queryset, q, DEPLOYMENT_TEXT, also=[named_models(q)])
         return queryset.order_by("-create_at", "-pk")
+
+    def rows(self, results):
+        # Each listed deployment's open drift findings, counted in the same query.
+        open_findings = (DriftFinding.objects.open().filter(deployment=OuterRef("pk"))
+                         .order_by().values("deployment").annotate(n=Count("pk")).values("n"))
+        return results.annotate(open_drift=Subquery(open_findings))
 
     def facet_counts(self, results, chosen):
         return [

@@ -9,13 +9,14 @@ import json
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db.models import F
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 
 from catalog.models import CatalogModel, DataSource
 from deployments.choices import RollingStrategy
-from deployments.models import Deployment
+from deployments.models import CloudAccount, Deployment, DriftFinding
 from mlportal import access
 from mlportal.filtersets import ObjectChangeFilterSet
 from mlportal.models import ObjectChange
@@ -24,6 +25,7 @@ from mlportal.secrets import mask
 from registry.models import ModelVersion
 
 CHANGES_PAGE_SIZE = 50
+DRIFT_SIZE = 50
 HISTORY_SIZE = 25
 VERSIONS_PAGE_SIZE = 20
 
@@ -41,6 +43,7 @@ def search_page(request):
         return render(request, "portal/search.html", context, status=400)
     context |= search.search(request.user, form, request.GET.get("page"))
     context["kind"] = form.cleaned_data["kind"]
+    context["last_drift_check"] = CloudAccount.objects.last_check()
     return render(request, "portal/search.html", context)
 
 
@@ -85,6 +88,26 @@ def _timeline(deployments, lane, *, one_model):
     ])
 
 
+def _drift(request, deployments):
+    """The drift findings of `deployments` (open ones first, then the latest resolved) and
+    when a drift check last read where they run."""
+    findings = access.restrict(
+        DriftFinding.objects.filter(deployment__in=[d.pk for d in deployments])
+        .select_related("deployment__catalog_model__namespace", "deployment__model_version",
+                        "found_version"),
+        request.user,
+    ).order_by(F("resolved_at").desc(nulls_first=True), "-opened_at", "-pk")
+    findings = list(findings[:DRIFT_SIZE])
+    return {
+        "drift": findings,
+        "open_drift": sum(1 for finding in findings if finding.is_open),
+        "last_drift_check": CloudAccount.objects.last_check(
+            [d for d in deployments if d.resource]) if any(d.resource for d in deployments)
+        else None,
+        "drift_checked": any(d.resource for d in deployments),
+    }
+
+
 def _endpoint_lane(deployment):
     canary = deployment.rolling_strategy == RollingStrategy.CANARY
     return deployment.endpoint + (" (canary)" if canary else "")
@@ -121,6 +144,7 @@ def model_page(request, key):
         "deployments": deployments,
         "timeline": _timeline(deployments, _endpoint_lane, one_model=True),
         "can_view_audit": access.can_view_audit(request.user),
+        **_drift(request, deployments),
     }
     if context["can_view_audit"]:
         context["history"] = _changes_of(model)[:HISTORY_SIZE]
@@ -163,6 +187,7 @@ def endpoint_page(request):
         "endpoint": url,
         "deployments": deployments,
         "timeline": _timeline(deployments, _strategy_lane, one_model=False),
+        **_drift(request, deployments),
     })
 
 

@@ -88,9 +88,15 @@ class Report:
 
 
 def normalise_arn(arn):
-    # SageMaker names are case-insensitive; ARNs carry them in lower case.
-    method, _ = parse_resource(arn)
-    return arn.lower() if method == DeploymentMethod.SAGEMAKER else arn
+    """The ARN as AWS lists it: SageMaker names are case-insensitive (ARNs carry them in
+    lower case); a Lambda function is listed without the alias or version a deployment may
+    name."""
+    method, parts = parse_resource(arn)
+    if method == DeploymentMethod.SAGEMAKER:
+        return arn.lower()
+    if method == DeploymentMethod.LAMBDA and parts.get("qualifier"):
+        return arn[:-(len(parts["qualifier"]) + 1)]
+    return arn
 
 
 def _in(account, region):
@@ -295,7 +301,10 @@ def _check_region(reader, deployments, *, recorded_arns, report, progress):
     observations, cache = [], {}
     by_resource = defaultdict(list)
     for deployment in deployments:
-        by_resource[normalise_arn(deployment.resource)].append(deployment)
+        method, _ = parse_resource(deployment.resource)
+        same = (deployment.resource.lower() if method == DeploymentMethod.SAGEMAKER
+                else deployment.resource)
+        by_resource[same].append(deployment)
     for arn, group in by_resource.items():
         cache[arn] = reader.read(group[0].resource)
     listed = [arn for arn in reader.list_resources() if normalise_arn(arn) not in recorded_arns]

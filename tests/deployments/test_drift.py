@@ -290,6 +290,23 @@ def test_the_admin_action_records_an_unrecorded_endpoint(running, make_user, gra
     assert finding.deployment == recorded and not finding.is_open
 
 
+def test_a_lambda_alias_is_read_as_the_deployment_names_it(running):
+    from deployments import services
+
+    lambda_ = running["aws"].client("lambda")
+    version = lambda_.publish_version(FunctionName="doc-cls-fn")["Version"]
+    lambda_.create_alias(FunctionName="doc-cls-fn", Name="live", FunctionVersion=version)
+    deployment, function = running["records"]["lambda"], running["records"]["lambda"].resource
+    services.update_deployment(deployment=deployment, resource=f"{function}:live")
+
+    # The function, listed without its alias, is the recorded one: not "unrecorded".
+    assert check().observations == []
+
+    services.update_deployment(deployment=deployment, resource=f"{function}:nope")
+    check()
+    assert ("missing", "lambda", "") in open_findings()
+
+
 def test_a_lambda_running_no_registered_artifact_is_not_model_serving(running):
     running["aws"].lambda_function("cron-job", code=zip_of("print(1)"), environment={})
 

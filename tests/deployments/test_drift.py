@@ -307,6 +307,24 @@ def test_a_lambda_alias_is_read_as_the_deployment_names_it(running):
     assert ("missing", "lambda", "") in open_findings()
 
 
+def test_eks_and_accounts_without_a_cloud_account_are_reported_not_checked(running, deploy,
+                                                                          capsys):
+    eks = deploy(3, endpoint="https://eks.example/doc", deployment_method="eks",
+                 resource="arn:aws:eks:us-east-1:123456789012:cluster/prod/namespaces/claims/"
+                          "deployments/doc-cls")
+    elsewhere = deploy(3, endpoint="https://other.example/doc", deployment_method="lambda",
+                       resource="arn:aws:lambda:eu-west-1:999999999999:function:doc-cls")
+
+    report = check()
+
+    assert dict((d, why) for d, why in report.not_checked) == {
+        eks: "EKS deployments are not read (see the README)",
+        elsewhere: "no enabled cloud account covers account 999999999999 in eu-west-1"}
+    assert report.observations == [] and report.deployments_checked == 3
+    call_command("reconcile_deployments")
+    assert f"Not checked: {eks}" in capsys.readouterr().out
+
+
 def test_a_lambda_running_no_registered_artifact_is_not_model_serving(running):
     running["aws"].lambda_function("cron-job", code=zip_of("print(1)"), environment={})
 

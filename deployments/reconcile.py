@@ -333,6 +333,8 @@ def _finding_fields(observation):
 @transaction.atomic
 def apply(account, observations, *, now, resolve_unseen, report):
     """Open, keep or resolve the account's findings after a check saw `observations`."""
+    # One run at a time applies an account's findings: a second waits, then sees the first's.
+    CloudAccount.objects.select_for_update().filter(pk=account.pk).first()
     current = {finding.key: finding for finding in
                DriftFinding.objects.select_for_update().filter(account=account).open()}
     seen = set()

@@ -325,6 +325,28 @@ def test_eks_and_accounts_without_a_cloud_account_are_reported_not_checked(runni
     assert f"Not checked: {eks}" in capsys.readouterr().out
 
 
+def test_a_check_costs_the_same_queries_for_more_deployments(running, deploy):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def add_functions(start, count):
+        for number in range(start, start + count):
+            arn = running["aws"].lambda_function(f"fn-{number}", code=CODE,
+                                                 environment={"LOG_LEVEL": "info"})
+            deploy(3, endpoint=f"https://fn-{number}.example/", deployment_method="lambda",
+                   resource=arn, environment_variables=[{"name": "LOG_LEVEL", "value": "info"}])
+
+    add_functions(0, 1)
+    with CaptureQueriesContext(connection) as few:
+        assert check().observations == []
+    add_functions(1, 5)
+    with CaptureQueriesContext(connection) as more:
+        report = check()
+
+    assert report.observations == [] and report.deployments_checked == 9
+    assert len(more.captured_queries) == len(few.captured_queries)
+
+
 def test_a_lambda_running_no_registered_artifact_is_not_model_serving(running):
     running["aws"].lambda_function("cron-job", code=zip_of("print(1)"), environment={})
 

@@ -299,3 +299,29 @@ def test_the_admin_lists_findings_and_accounts(superuser, reader, findings):
                     f"/admin/deployments/driftfinding/{findings['open'].pk}/change/",
                     "/admin/deployments/driftfinding/?state=open&kind=unrecorded"):
             assert browser.get(url).status_code == 200, (user, url)
+
+
+def test_a_superuser_adds_an_account_in_the_admin_the_external_id_stays_hidden(superuser):
+    browser = Client()
+    browser.force_login(superuser)
+    form = {"name": "staging", "account_id": "210987654321", "regions": "us-east-1,eu-west-1",
+            "role_arn": "arn:aws:iam::210987654321:role/mlportal-reader",
+            "external_id": "ext-admin-5678", "endpoint_url": "", "enabled": "on"}
+
+    refused = browser.post("/admin/deployments/cloudaccount/add/",
+                           form | {"regions": "us-east-1,moon"})
+    assert refused.status_code == 200
+    assert "regions" in refused.context["adminform"].form.errors
+    added = browser.post("/admin/deployments/cloudaccount/add/", form)
+
+    assert added.status_code == 302, added.context and added.context["adminform"].form.errors
+    account = CloudAccount.objects.get()
+    assert account.region_list == ["us-east-1", "eu-west-1"]
+    assert account.external_id == "ext-admin-5678"
+    page = browser.get(f"/admin/deployments/cloudaccount/{account.pk}/change/")
+    assert "ext-admin-5678" not in page.content.decode()
+    kept = browser.post(f"/admin/deployments/cloudaccount/{account.pk}/change/",
+                        form | {"external_id": "", "enabled": ""})
+    assert kept.status_code == 302
+    account.refresh_from_db()
+    assert account.external_id == "ext-admin-5678" and not account.enabled

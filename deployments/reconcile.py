@@ -337,7 +337,7 @@ def apply(account, observations, *, now, resolve_unseen, report):
     CloudAccount.objects.select_for_update().filter(pk=account.pk).first()
     current = {finding.key: finding for finding in
                DriftFinding.objects.select_for_update().filter(account=account).open()}
-    seen = set()
+    seen, unchanged = set(), []
     for observation in observations:
         key = observation.key
         if key in seen:
@@ -351,11 +351,18 @@ def apply(account, observations, *, now, resolve_unseen, report):
                 opened_at=now, last_seen_at=now, **_finding_fields(observation))
             report.opened.append(finding)
             continue
-        for name, value in _finding_fields(observation).items():
-            setattr(finding, name, value)
-        finding.last_seen_at = now
-        finding.save()
+        fields = _finding_fields(observation)
+        if any(getattr(finding, name) != value for name, value in fields.items()):
+            # Seen otherwise than before (another value, another version): an audited update.
+            for name, value in fields.items():
+                setattr(finding, name, value)
+            finding.last_seen_at = now
+            finding.save()
+        else:
+            unchanged.append(finding.pk)
         report.kept_open += 1
+    # Seen as before: only when it was last seen changes (not audited: nothing happened).
+    DriftFinding.objects.filter(pk__in=unchanged).update(last_seen_at=now)
     if resolve_unseen:
         for key, finding in current.items():
             if key not in seen:

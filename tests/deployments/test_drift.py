@@ -225,6 +225,21 @@ def test_findings_open_once_and_resolve_when_aws_matches_again_in_the_audit_trai
     assert trail[1].postchange_data["resolved_at"] is not None
 
 
+def test_a_finding_seen_with_another_value_is_updated_and_audited(running):
+    client = running["aws"].client("lambda")
+    for level in ("debug", "debug", "warning"):
+        client.update_function_configuration(FunctionName="doc-cls-fn",
+                                             Environment={"Variables": {"LOG_LEVEL": level}})
+        check()
+
+    finding = DriftFinding.objects.get()
+    assert finding.found == "warning" and finding.is_open
+    trail = ObjectChange.objects.filter(content_type__model="driftfinding").order_by("id")
+    assert [change.action for change in trail] == ["create", "update"]
+    assert (trail[1].prechange_data["found"], trail[1].postchange_data["found"]) == (
+        "debug", "warning")
+
+
 def test_an_unrecorded_endpoint_is_found_and_recorded_in_one_step(running, client_for, make_user,
                                                                   grant):
     aws = running["aws"]

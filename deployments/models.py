@@ -179,6 +179,12 @@ class EnvironmentVariable(models.Model):
     def shown_value(self):
         return MASK if self.secret else self.value
 
+    def get_value_display(self):
+        # Encrypted at rest always, but masked only when secret.
+        return self.shown_value
+
+    get_value_display.short_description = "value"
+
     def audit_data(self):
         return {
             "deployment": str(self.deployment),

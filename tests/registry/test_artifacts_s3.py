@@ -9,7 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 
 from registry import services
-from registry.models import Artifact
+from registry.models import Artifact, ArtifactUpload
 from tests.registry.conftest import s3_storage_settings
 
 pytestmark = pytest.mark.django_db
@@ -138,9 +138,10 @@ def botocore_config(**options):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_when_the_row_cannot_be_written_the_stored_object_is_removed(version, s3):
-    """Another client takes the name while our file is still streaming: we lose the race."""
+@pytest.mark.django_db(transaction=True)
+def test_a_link_under_the_name_of_an_upload_under_way_is_refused(version, s3):
     client, bucket = s3
+    refusals = []
 
     class RacedFile:
         name = "model.tar.gz"
@@ -153,16 +154,42 @@ def test_when_the_row_cannot_be_written_the_stored_object_is_removed(version, s3
                 return b""
             self.sent = True
             # boto3 reads in a thread of its own: the other client has its own connection.
-            services.link_artifact(version=version, name="trained", uri="s3://other/winner")
-            connection.close()
+            try:
+                services.link_artifact(version=version, name="trained", uri="s3://other/late")
+            except services.ValidationError as exc:
+                refusals.append(exc)
+            finally:
+                connection.close()
             return MODEL_BYTES
 
+    artifact = services.upload_artifact(version=version, name="trained", file=RacedFile())
+
+    assert [exc.error_dict["name"][0].code for exc in refusals] == ["unique"]
+    assert "under way" in refusals[0].error_dict["name"][0].message
+    assert Artifact.objects.get() == artifact
+    assert stored_keys(client, bucket) == [KEY]
+
+
+def test_when_the_row_cannot_be_written_the_stored_object_is_removed(version, s3,
+                                                                      monkeypatch):
+    """Another client linked the name just before our upload reserved it: we lose."""
+    client, bucket = s3
+    reserve = services._reserve_upload
+
+    def linked_first(version, name):
+        services.link_artifact(version=version, name=name, uri="s3://other/winner")
+        return reserve(version, name)
+
+    monkeypatch.setattr(services, "_reserve_upload", linked_first)
+
     with pytest.raises(services.ValidationError) as refused:
-        services.upload_artifact(version=version, name="trained", file=RacedFile())
+        services.upload_artifact(version=version, name="trained",
+                                 file=SimpleUploadedFile("model.tar.gz", MODEL_BYTES))
 
     assert refused.value.error_dict["name"][0].code == "unique"
     assert Artifact.objects.get().uri == "s3://other/winner"
     assert stored_keys(client, bucket) == []
+    assert not ArtifactUpload.objects.exists()
 
 
 def test_a_database_failure_after_the_upload_removes_the_object(admin_api, version, s3,

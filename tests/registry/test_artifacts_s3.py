@@ -208,3 +208,42 @@ def test_a_database_failure_after_the_upload_removes_the_object(admin_api, versi
     assert response.status_code == 409
     assert not Artifact.objects.exists()
     assert stored_keys(client, bucket) == []
+
+
+def tar_gz():
+    """A real .tar.gz, as training jobs write them."""
+    import io
+    import tarfile
+
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        data = b"weights " * 10000
+        member = tarfile.TarInfo("model/weights.bin")
+        member.size = len(data)
+        archive.addfile(member, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def test_a_tar_gz_comes_back_byte_for_byte_through_a_client_that_decodes(
+        admin_api, reader_api, version, s3):
+    import requests
+
+    client, bucket = s3
+    archive = tar_gz()
+    assert upload(admin_api, version, content=archive).status_code == 201
+
+    # Stored as opaque bytes: no content encoding for clients to undo.
+    head = client.head_object(Bucket=bucket, Key=KEY)
+    assert head["ContentType"] == "application/octet-stream"
+    assert "ContentEncoding" not in head
+    assert head["ContentDisposition"] == 'attachment; filename="trained.tar.gz"'
+
+    url = reader_api.get(
+        f"/api/v1/versions/{version.pk}/artifacts/trained/download/")["Location"]
+    # requests undoes a Content-Encoding (gzip) as it reads, as browsers do.
+    downloaded = requests.get(url, timeout=10)
+    assert downloaded.status_code == 200
+    assert "Content-Encoding" not in downloaded.headers
+    assert downloaded.headers["Content-Disposition"] == 'attachment; filename="trained.tar.gz"'
+    assert downloaded.content == archive
+    assert hashlib.sha256(downloaded.content).hexdigest() == hashlib.sha256(archive).hexdigest()

@@ -9,7 +9,7 @@ from catalog.validators import validate_http_url
 from deployments.choices import DeploymentMethod, DeploymentStatus, RollingStrategy
 from deployments.validators import TRAFFIC_PERCENT_VALIDATORS, validate_variable_name
 from mlportal.fields import EncryptedTextField
-from mlportal.secrets import MASK, is_secret_key
+from mlportal.secrets import MASK, is_secret_key, mask_text
 from registry.models import ModelVersion
 
 # What runs now: it started and has not stopped.
@@ -200,7 +200,8 @@ class EnvironmentVariable(models.Model):
 
     @property
     def shown_value(self):
-        return MASK if self.secret else self.value
+        # A value in clear may still hold a URL with a password (DATABASE_URL): masked too.
+        return MASK if self.secret else mask_text(self.value)
 
     def get_value_display(self):
         # Encrypted at rest always, but masked only when secret.

@@ -33,7 +33,7 @@ from deployments.choices import (
 )
 from deployments.models import Deployment, Endpoint, EnvironmentVariable, StatusChange
 from mlportal import access, audit
-from mlportal.secrets import MASK
+from mlportal.secrets import MASK, merge_masked_text
 
 # A client's clock may run a little ahead of ours; further ahead, its create_at is a mistake.
 CLOCK_SKEW = timedelta(minutes=5)
@@ -172,7 +172,8 @@ def _save_variables(deployment, variables, stored=None):
                 continue
             secret = secret or row.secret
         else:
-            row.value = value
+            # A URL read with its password masked keeps the stored password.
+            row.value = merge_masked_text(value, row.value) if row.pk else value
         row.secret = secret
         try:
             row.full_clean(exclude=["deployment"], validate_unique=False,

@@ -29,7 +29,8 @@ NESTED_KEY = "planted-api-key-9c1e"
 MODEL_SECRET = "planted-secret-access-key-77d0"
 ENV_SECRET = "planted-env-secret-b3a8"
 WEBHOOK_SECRET = "planted-webhook-secret-5e61"
-SECRETS = [PASSWORD, NESTED_KEY, MODEL_SECRET, ENV_SECRET, WEBHOOK_SECRET]
+URL_PASSWORD = "planted-url-password-0d9c"
+SECRETS = [PASSWORD, NESTED_KEY, MODEL_SECRET, ENV_SECRET, WEBHOOK_SECRET, URL_PASSWORD]
 
 ROUTED = api_endpoints()
 
@@ -44,7 +45,8 @@ def planted(api, admin_api, example, superuser, auditor, client_for):
     created = admin_api.post("/api/v1/data-sources/", {
         "name": "warehouse", "type": "postgres",
         "connection": {"host": "db.internal", "password": PASSWORD,
-                       "options": {"api_key": NESTED_KEY}},
+                       "options": {"api_key": NESTED_KEY},
+                       "replicas": [f"postgres://svc:{URL_PASSWORD}@replica.internal/claims"]},
     }, format="json")
     assert created.status_code == 201
     source = created.json()

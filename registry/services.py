@@ -373,9 +373,16 @@ def artifact_download_url(artifact):
         ) from exc
 
 
+def _lock_version(version):
+    """The version's row as it is now, locked until the transaction ends: a status read from
+    it holds (set_alias and deprecation queue on it)."""
+    return ModelVersion.objects.select_for_update(of=("self",)).get(pk=version.pk)
+
+
 @transaction.atomic
 def update_version(*, version, description=None, status=None, tags=None):
     """Change what may change after registration: description, status and tags."""
+    _lock_version(version)
     if description is not None:
         version.description = description
     if status is not None:
@@ -411,14 +418,17 @@ def set_tags(*, version, tags):
 @transaction.atomic
 def set_alias(*, version, name):
     """Point the alias `name` of the version's model at `version`, moving it if it pointed
-    elsewhere. Returns (alias, created)."""
-    if version.status == VersionStatus.DEPRECATED:
-        raise ValidationError({"model_version": (
-            f"{version} is deprecated; point {name} at a version in use."
-        )})
+    elsewhere. Returns (alias, created).
+
+    The version's row is locked and its status read from it: a deprecation under way
+    finishes first (and the alias is refused), or waits for the alias."""
     catalog_model = CatalogModel.objects.select_for_update(of=("self",)).get(
         pk=version.catalog_model_id
     )
+    if _lock_version(version).status == VersionStatus.DEPRECATED:
+        raise ValidationError({"model_version": (
+            f"{version} is deprecated; point {name} at a version in use."
+        )})
     alias = Alias.objects.filter(catalog_model=catalog_model, name=name).first()
     created = alias is None
     if created:

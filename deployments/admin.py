@@ -7,7 +7,7 @@ from deployments import services
 from deployments.choices import FINAL_STATUSES, RECORDABLE_STATUSES, DeploymentStatus
 from deployments.models import Deployment, Endpoint, EnvironmentVariable, StatusChange
 from mlportal.admin import PortalInline, PortalModelAdmin, ReadOnlyInline
-from mlportal.secrets import MASK
+from mlportal.secrets import MASK, merge_masked_text
 
 
 class EnvironmentVariableForm(forms.ModelForm):
@@ -28,6 +28,8 @@ class EnvironmentVariableForm(forms.ModelForm):
             self.fields["value"].widget.attrs["placeholder"] = (
                 f"{MASK} stored secret: leave empty to keep it"
             )
+        elif self.instance.pk is not None:
+            self.initial["value"] = self.instance.shown_value  # a URL's password masked
 
     def _stored_secret(self):
         return self.instance.pk is not None and self.instance.secret
@@ -39,6 +41,9 @@ class EnvironmentVariableForm(forms.ModelForm):
                 self.add_error("secret", "A stored secret stays secret; enter a new value to "
                                          "keep this variable in clear.")
             cleaned["value"] = self.instance.value
+        elif self.instance.pk is not None and cleaned.get("value"):
+            # A URL sent back with its password masked keeps the stored password.
+            cleaned["value"] = merge_masked_text(cleaned["value"], self.instance.value)
         return cleaned
 
 

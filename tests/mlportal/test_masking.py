@@ -88,3 +88,28 @@ def test_a_url_password_in_a_variable_in_clear_is_masked_and_kept_when_sent_back
     assert sent_back.status_code == 200, sent_back.json()
     assert EnvironmentVariable.objects.get().value == URL.replace("5432", "6432")
     assert "s3cr3t" not in str(list(ObjectChange.objects.values()))
+
+
+@pytest.mark.django_db
+def test_audit_rows_recorded_before_holding_url_passwords_are_masked_by_the_migration():
+    import importlib
+
+    from django.contrib.contenttypes.models import ContentType
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    migration = importlib.import_module("catalog.migrations.0003_mask_url_passwords_in_audit_rows")
+    recorded = ObjectChange.objects.create(
+        action="update", content_type=ContentType.objects.get_for_model(DataSource),
+        object_id="1", object_repr="warehouse",
+        prechange_data={"name": "warehouse", "connection": {"url": URL, "password": MASK}},
+        postchange_data={"name": "warehouse", "connection": {"url": URL}})
+
+    state = MigrationExecutor(connection).loader.project_state(
+        ("catalog", "0003_mask_url_passwords_in_audit_rows"))
+    migration.mask_recorded_url_passwords(state.apps, None)
+
+    recorded.refresh_from_db()
+    assert recorded.prechange_data == {"name": "warehouse",
+                                       "connection": {"url": MASKED_URL, "password": MASK}}
+    assert recorded.postchange_data == {"name": "warehouse", "connection": {"url": MASKED_URL}}

@@ -4,6 +4,7 @@ import posixpath
 
 from django.utils.http import content_disposition_header
 from storages.backends.s3 import S3Storage
+from storages.utils import clean_name
 
 OPAQUE = "application/octet-stream"
 
@@ -40,3 +41,23 @@ class ArtifactS3Storage(S3Storage):
                 **(parameters or {}),
             }
         return super().url(name, parameters=parameters, expire=expire, http_method=http_method)
+
+    def make_opaque(self, name):
+        """Give an object stored before (with headers guessed from its name) the headers it
+        is stored with now, in place (a copy onto itself: in parts when large; the bytes do
+        not change). Returns whether it had to."""
+        key = self._normalize_name(clean_name(name))
+        client = self.connection.meta.client
+        head = client.head_object(Bucket=self.bucket_name, Key=key)
+        wanted = self.get_object_parameters(name)
+        if "ContentEncoding" not in head and all(
+                head.get(header) == wanted[header]
+                for header in ("ContentType", "ContentDisposition")):
+            return False
+        client.copy(
+            {"Bucket": self.bucket_name, "Key": key}, self.bucket_name, key,
+            ExtraArgs={**wanted, "Metadata": head.get("Metadata", {}),
+                       "MetadataDirective": "REPLACE"},
+            Config=self.transfer_config,
+        )
+        return True

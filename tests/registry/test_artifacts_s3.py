@@ -247,3 +247,30 @@ def test_a_tar_gz_comes_back_byte_for_byte_through_a_client_that_decodes(
     assert downloaded.headers["Content-Disposition"] == 'attachment; filename="trained.tar.gz"'
     assert downloaded.content == archive
     assert hashlib.sha256(downloaded.content).hexdigest() == hashlib.sha256(archive).hexdigest()
+
+
+def test_artifacts_stored_with_a_guessed_encoding_are_made_opaque_by_the_command(version, s3):
+    import io
+
+    from django.core.management import call_command
+
+    client, bucket = s3
+    archive = tar_gz()
+    # As django-storages stored it before: type and encoding guessed from the name.
+    client.put_object(Bucket=bucket, Key=KEY, Body=archive, ContentType="application/x-tar",
+                      ContentEncoding="gzip")
+    Artifact.objects.create(version=version, name="trained", uri=f"s3://{bucket}/{KEY}",
+                            storage_key=KEY, size=len(archive),
+                            sha256=hashlib.sha256(archive).hexdigest())
+    output = io.StringIO()
+
+    call_command("make_artifacts_opaque", stdout=output)
+    call_command("make_artifacts_opaque", stdout=output)  # again: nothing left to do
+
+    head = client.head_object(Bucket=bucket, Key=KEY)
+    assert head["ContentType"] == "application/octet-stream"
+    assert "ContentEncoding" not in head
+    assert head["ContentDisposition"] == 'attachment; filename="trained.tar.gz"'
+    assert client.get_object(Bucket=bucket, Key=KEY)["Body"].read() == archive
+    assert "1 of 1 stored artifacts rewritten." in output.getvalue()
+    assert output.getvalue().endswith("0 of 1 stored artifacts rewritten.\n")

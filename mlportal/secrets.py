@@ -8,7 +8,7 @@ MASK = "********"
 
 SECRET_KEY_PATTERN = re.compile(
     r"pass(word|wd|phrase)?|secret|token|(^|_|-)key$|api_?key|access_?key|private_?key|"
-    r"credential|auth|session|cookie|signature|^pwd$|dsn|connection_string|conn_str",
+    r"credential|auth|session|cookie|signature|^sig$|^pwd$|dsn|connection_string|conn_str",
     re.IGNORECASE,
 )
 

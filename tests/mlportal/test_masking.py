@@ -18,6 +18,8 @@ MASKED_URL = f"postgres://svc:{MASK}@db.internal:5432/claims"
      f"jdbc:postgresql://db/claims?user=svc&password={MASK}&ssl=true"),
     ("https://host/path?X-Amz-Signature=abc123&X-Amz-Expires=300",
      f"https://host/path?X-Amz-Signature={MASK}&X-Amz-Expires=300"),
+    ("https://acct.blob.core.windows.net/c/m.bin?sv=2022-11-02&sig=abc%2B123",
+     f"https://acct.blob.core.windows.net/c/m.bin?sv=2022-11-02&sig={MASK}"),
     (f"primary {URL}, replica redis://:r3d1s@cache:6379/0",
      f"primary {MASKED_URL}, replica redis://:{MASK}@cache:6379/0"),
     ("postgres://svc@db.internal/claims", "postgres://svc@db.internal/claims"),

@@ -6,8 +6,9 @@
   (settings.MLPORTAL_MLFLOW_DEFAULT_NAMESPACE, `/mlflow`), and the models of that namespace
   are named without it;
 - a catalog model whose own name holds dots (`/abc_corp` + `v1.2`) is named
-  `abc_corp.v1.2`; looking a name up tries each split, the longest namespace first, so such
-  models are found too. New models always take the first split.
+  `abc_corp.v1.2`; looking a name up tries each split, the longest namespace first (then the
+  default namespace), so such models are found too. A new model always takes the first split,
+  and a name whose namespace part breaks the namespace rule (`Abc.model`) is refused.
 """
 
 from django.conf import settings
@@ -73,10 +74,12 @@ def parse(name, field="name"):
     naming the rule when the name does not fit."""
     if not isinstance(name, str) or not name:
         raise invalid(f"Missing value for required parameter '{field}'.")
-    found = candidates(name)
-    if not found:
+    head, dot, tail = name.rpartition(".")
+    path, model_name = ("/" + head.replace(".", "/"), tail) if dot else (
+        default_namespace(), name)
+    if not _valid(path, model_name):
         raise invalid(f"Invalid value '{name}' for parameter '{field}': {rule()}")
-    return found[0]
+    return path, model_name
 
 
 def lookup_q(name, prefix=""):

@@ -24,7 +24,7 @@ RULE = (
     "abc_corp.claim.doc_classification (the model doc_classification in /abc_corp/claim), or a "
     "name without a dot for the namespace {default}. Namespace segments are lowercase letters, "
     "digits, '_' and '-', starting with a letter or digit; a model name starts with a letter or "
-    "digit and holds letters, digits, '_', '.' and '-'."
+    "digit and holds letters, digits, '_', '.' and '-' (no '/')."
 )
 
 
@@ -53,7 +53,7 @@ def _valid(path, model_name):
 
 def candidates(name):
     """Every (namespace path, model_name) that `name` may stand for, the canonical one first."""
-    if not isinstance(name, str) or not name:
+    if not isinstance(name, str) or not name or "/" in name:
         return []
     found = []
     if "." not in name:
@@ -77,7 +77,7 @@ def parse(name, field="name"):
     head, dot, tail = name.rpartition(".")
     path, model_name = ("/" + head.replace(".", "/"), tail) if dot else (
         default_namespace(), name)
-    if not _valid(path, model_name):
+    if "/" in name or not _valid(path, model_name):
         raise invalid(f"Invalid value '{name}' for parameter '{field}': {rule()}")
     return path, model_name
 

@@ -4,7 +4,6 @@ holds, it reads."""
 
 import pytest
 from django.contrib.contenttypes.models import ContentType
-from mlflow.entities.model_registry import ModelVersionTag, RegisteredModelTag
 from mlflow.exceptions import MlflowException
 from rest_framework.test import APIClient
 

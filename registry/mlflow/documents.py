@@ -1,7 +1,7 @@
 """Portal rows as MLflow's JSON messages (mlflow/protos/model_registry.proto): RegisteredModel,
 ModelVersion, their tags and aliases. Timestamps are milliseconds since the epoch."""
 
-from django.db.models import Max, Prefetch, Q
+from django.db.models import OuterRef, Prefetch, Subquery
 
 from catalog.models import CatalogModel
 from registry.choices import VersionStatus
@@ -76,21 +76,21 @@ def version_document(version):
 
 def latest_versions(catalog_models, stages=None):
     """{catalog model id: [the latest version of each stage]} for `catalog_models`, in a fixed
-    number of queries."""
+    number of queries: the versions whose number is the highest of their model and status."""
     ids = [model.pk for model in catalog_models]
     if not ids:
         return {}
-    highest = (ModelVersion.objects.filter(catalog_model_id__in=ids)
-               .values("catalog_model_id", "status").annotate(top=Max("model_version")))
-    wanted = [(row["catalog_model_id"], row["top"]) for row in highest
-              if stages is None or stage_of(ModelVersion(status=row["status"])) in stages]
-    if not wanted:
+    highest = ModelVersion.objects.filter(
+        catalog_model=OuterRef("catalog_model"), status=OuterRef("status"),
+    ).order_by("-model_version").values("model_version")[:1]
+    rows = versions_queryset().filter(catalog_model_id__in=ids,
+                                      model_version=Subquery(highest))
+    statuses = [status for status in VersionStatus.values
+                if stages is None or stage_of(ModelVersion(status=status)) in stages]
+    if not statuses:
         return {}
-    condition = Q(pk__in=[])
-    for model_id, number in wanted:
-        condition |= Q(catalog_model_id=model_id, model_version=number)
     found = {}
-    for version in versions_queryset().filter(condition).order_by("model_version"):
+    for version in rows.filter(status__in=statuses).order_by("model_version"):
         found.setdefault(version.catalog_model_id, []).append(version)
     return found
 

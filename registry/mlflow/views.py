@@ -177,18 +177,24 @@ class MlflowView(APIView):
     def versions(self):
         return access.restrict(documents.versions_queryset(), self.request.user, "view")
 
-    def find_model(self, name=None, field="name"):
-        name = name if name is not None else self.param(field)
-        found = list(self.models().filter(names.lookup_q(name)))
+    def find_model(self, *, full=False):
+        """The catalog model the `name` parameter names; `full`: with what its document
+        shows (for an answer that changes nothing)."""
+        name = self.param("name")
+        rows = self.models() if full else access.restrict(
+            CatalogModel.objects.select_related("namespace"), self.request.user, "view")
+        found = list(rows.filter(names.lookup_q(name)))
         if not found:
             raise not_found(f"Registered Model with name={name} not found")
         order = names.candidates(name)
         return min(found, key=lambda row: order.index((row.namespace.path, row.model_name)))
 
-    def find_version(self):
+    def find_version(self, *, full=False):
         name, number = self.param("name"), self.param_version()
-        found = list(self.versions().filter(names.lookup_q(name, "catalog_model__"),
-                                            model_version=number))
+        rows = self.versions() if full else access.restrict(
+            ModelVersion.objects.select_related("catalog_model__namespace"),
+            self.request.user, "view")
+        found = list(rows.filter(names.lookup_q(name, "catalog_model__"), model_version=number))
         if not found:
             raise not_found(f"Model Version (name={name}, version={number}) not found")
         order = names.candidates(name)
@@ -198,13 +204,15 @@ class MlflowView(APIView):
     def require(self, action, obj):
         access.require(self.request.user, action, obj)
 
-    def model_response(self, catalog_model):
-        catalog_model = self.models().get(pk=catalog_model.pk)
+    def model_response(self, catalog_model, *, fetched=False):
+        if not fetched:
+            catalog_model = self.models().get(pk=catalog_model.pk)
         latest = documents.latest_versions([catalog_model]).get(catalog_model.pk, [])
         return {"registered_model": documents.model_document(catalog_model, latest)}
 
-    def version_response(self, version):
-        version = self.versions().get(pk=version.pk)
+    def version_response(self, version, *, fetched=False):
+        if not fetched:
+            version = self.versions().get(pk=version.pk)
         return {"model_version": documents.version_document(version)}
 
 
@@ -266,7 +274,7 @@ class CreateRegisteredModel(MlflowView):
 
 class GetRegisteredModel(MlflowView):
     def get_model(self, request):
-        return self.model_response(self.find_model())
+        return self.model_response(self.find_model(full=True), fetched=True)
 
     handlers = {"GET": "get_model"}
 
@@ -474,7 +482,7 @@ class GetModelVersion(MlflowView):
     handlers = {"GET": "get_version"}
 
     def get_version(self, request):
-        return self.version_response(self.find_version())
+        return self.version_response(self.find_version(full=True), fetched=True)
 
 
 class UpdateModelVersion(MlflowView):
@@ -535,7 +543,7 @@ class GetModelVersionDownloadUri(MlflowView):
     handlers = {"GET": "download_uri"}
 
     def download_uri(self, request):
-        version = self.find_version()
+        version = self.find_version(full=True)
         source = documents.version_document(version)["source"]
         if not source:
             names_ = sorted(artifact.name for artifact in version.artifacts.all())

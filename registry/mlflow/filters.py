@@ -18,7 +18,7 @@ wildcards. Anything else is refused with INVALID_PARAMETER_VALUE naming the prob
 import re
 from dataclasses import dataclass
 
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import F, Lookup, Q
 
 from registry.mlflow import names
 from registry.mlflow.errors import invalid
@@ -228,6 +228,49 @@ def like_regex(pattern):
     return "^" + "".join(parts) + "$"
 
 
+def like_glob(pattern):
+    """SQL LIKE's pattern as SQLite's case-sensitive GLOB pattern."""
+    special = {"%": "*", "_": "?", "*": "[*]", "?": "[?]", "[": "[[]"}
+    return "".join(special.get(char, char) for char in pattern)
+
+
+class Like(Lookup):
+    """Case-sensitive SQL LIKE, run by the database itself: LIKE on PostgreSQL, GLOB on SQLite
+    (whose LIKE ignores case); a regular expression elsewhere."""
+
+    lookup_name = "mlflow_like"
+    prepare_rhs = False
+
+    def as_sql(self, compiler, connection):
+        return self._pattern_sql(compiler, connection, "{} ~ {}", like_regex)
+
+    def as_postgresql(self, compiler, connection):
+        return self._pattern_sql(compiler, connection, "{} LIKE {}", None)
+
+    def as_sqlite(self, compiler, connection):
+        return self._pattern_sql(compiler, connection, "{} GLOB {}", like_glob)
+
+    def _pattern_sql(self, compiler, connection, template, convert):
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        pattern = convert(self.rhs) if convert else self.rhs
+        return template.format(lhs, "%s"), [*lhs_params, pattern]
+
+
+class ILike(Like):
+    """SQL ILIKE: ILIKE on PostgreSQL, LIKE on SQLite (which ignores ASCII case)."""
+
+    lookup_name = "mlflow_ilike"
+
+    def as_sql(self, compiler, connection):
+        return self._pattern_sql(compiler, connection, "{} ~* {}", like_regex)
+
+    def as_postgresql(self, compiler, connection):
+        return self._pattern_sql(compiler, connection, "{} ILIKE {}", None)
+
+    def as_sqlite(self, compiler, connection):
+        return self._pattern_sql(compiler, connection, "{} LIKE {}", None)
+
+
 def _check(comparison, operators, kind):
     if comparison.operator not in operators:
         raise invalid(
@@ -254,29 +297,31 @@ def _value_q(field, operator, value):
         return Q(**{field: value})
     if operator == "IN":
         return Q(**{f"{field}__in": value})
-    if operator == "LIKE":
-        return Q(**{f"{field}__regex": like_regex(value)})
-    return Q(**{f"{field}__iregex": like_regex(value)})
+    lookup = Like if operator == "LIKE" else ILike
+    return Q(lookup(F(field), value))
 
 
 POSITIVE = {"=": "=", "!=": "=", "IN": "IN", "NOT IN": "IN", "LIKE": "LIKE", "ILIKE": "ILIKE"}
 
 
-def _tag_q(tags, comparison):
-    """Rows with a tag `key` whose value compares; MLflow's special case: a missing
-    mlflow.prompt.is_prompt tag counts as 'false'."""
+def _tag_q(tags, owner, comparison):
+    """Rows with a tag `key` whose value compares (`tags`: the tag rows, `owner`: their
+    foreign key to the row); MLflow's special case: a missing mlflow.prompt.is_prompt tag
+    counts as 'false'. Written as `pk IN (tag rows)` so that the (key, value) index finds
+    the few tags instead of a probe per row."""
     _check(comparison, TAG_OPERATORS, "tag")
     value = _string(comparison)
     keyed = tags.filter(key=comparison.key)
     if comparison.operator == "!=":
-        condition = Exists(keyed.exclude(value=value))
+        matching = keyed.exclude(value=value)
     else:
-        condition = Exists(keyed.filter(_value_q("value", comparison.operator, value)))
+        matching = keyed.filter(_value_q("value", comparison.operator, value))
+    condition = Q(pk__in=matching.values(owner))
     if comparison.key == IS_PROMPT_TAG:
         missing_matches = ("false" != value) if comparison.operator == "!=" else (
             comparison.operator == "=" and value == "false")
         if missing_matches:
-            condition |= ~Exists(keyed)
+            condition |= ~Q(pk__in=keyed.values(owner))
     return condition
 
 
@@ -295,11 +340,12 @@ def _name_q(comparison, prefix):
     return ~condition if operator in ("!=", "NOT IN") else condition
 
 
-def _related_q(related, comparison):
-    """Rows with a related row (`related`, already filtered to the field's rows) whose `value`
-    compares; != and NOT IN: rows without such a related row."""
+def _related_q(related, field, comparison):
+    """Versions with a related row (`related`, already narrowed to the attribute's rows, with
+    the compared column `field`) whose value compares; != and NOT IN: versions without one."""
     value = _string(comparison)
-    condition = Exists(related.filter(_value_q("value", POSITIVE[comparison.operator], value)))
+    matching = related.filter(_value_q(field, POSITIVE[comparison.operator], value))
+    condition = Q(pk__in=matching.values("version_id"))
     return ~condition if comparison.operator in ("!=", "NOT IN") else condition
 
 
@@ -310,7 +356,7 @@ def model_conditions(comparisons):
     condition, uses_name = Q(), False
     for comparison in comparisons:
         if comparison.entity == "tag":
-            condition &= _tag_q(ModelTag.objects.filter(catalog_model=OuterRef("pk")), comparison)
+            condition &= _tag_q(ModelTag.objects.all(), "catalog_model_id", comparison)
         elif comparison.key == "name":
             uses_name |= comparison.operator in ("LIKE", "ILIKE")
             condition &= _name_q(comparison, "")
@@ -325,15 +371,13 @@ VERSION_KEYS = "'name', 'version_number', 'run_id', 'source_path' and tags.<key>
 
 def version_conditions(comparisons):
     """(Q, needs the mlflow_name alias) for model versions."""
-    from django.db.models import F
-
     from registry.models import Artifact, Tag
 
     condition, uses_name = Q(), False
     for comparison in comparisons:
         key = comparison.key
         if comparison.entity == "tag":
-            condition &= _tag_q(Tag.objects.filter(version=OuterRef("pk")), comparison)
+            condition &= _tag_q(Tag.objects.all(), "version_id", comparison)
         elif key == "name":
             uses_name |= comparison.operator in ("LIKE", "ILIKE")
             condition &= _name_q(comparison, "catalog_model__")
@@ -350,12 +394,11 @@ def version_conditions(comparisons):
             condition &= ~single if comparison.operator == "!=" else single
         elif key == "run_id":
             _check(comparison, STRING_OPERATORS, "attribute")
-            tags = Tag.objects.filter(version=OuterRef("pk"), key=RUN_ID_TAG)
-            condition &= _related_q(tags, comparison)
+            condition &= _related_q(Tag.objects.filter(key=RUN_ID_TAG), "value", comparison)
         elif key == "source_path":
             _check(comparison, STRING_OPERATORS - {"IN", "NOT IN"}, "attribute")
-            sources = Artifact.objects.filter(version=OuterRef("pk"), name=SOURCE_ARTIFACT)
-            condition &= _related_q(sources.annotate(value=F("uri")), comparison)
+            sources = Artifact.objects.filter(name=SOURCE_ARTIFACT)
+            condition &= _related_q(sources, "uri", comparison)
         else:
             raise invalid(f"Invalid attribute key '{key}' specified. Valid keys are "
                           f"{VERSION_KEYS}.")

@@ -138,3 +138,7 @@ def test_version_filters_run_in_the_database(catalog, text, found):
 
 def test_like_patterns_escape_regular_expression_characters():
     assert filters.like_regex("a.b%c_(d)") == r"^a\.b.*c.\(d\)$"
+
+
+def test_like_patterns_become_sqlite_glob_patterns():
+    assert filters.like_glob("a*b?%_[x]") == "a[*]b[?]*?[[]x]"

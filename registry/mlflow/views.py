@@ -204,6 +204,10 @@ class MlflowView(APIView):
     def require(self, action, obj):
         access.require(self.request.user, action, obj)
 
+    def visible(self, queryset):
+        """`queryset` under the access rule (every signed-in user reads the registry)."""
+        return access.restrict(queryset, self.request.user, "view")
+
     def model_response(self, catalog_model, *, fetched=False):
         if not fetched:
             catalog_model = self.models().get(pk=catalog_model.pk)
@@ -259,7 +263,7 @@ class CreateRegisteredModel(MlflowView):
             raise invalid("deployment_job_id is Databricks' and has no place in the portal.")
         access.require_target(request.user, CatalogModel, {"namespace": path})
         tags = self.param_tags()
-        if CatalogModel.objects.filter(names.lookup_q(name)).exists():
+        if self.visible(CatalogModel.objects.filter(names.lookup_q(name))).exists():
             raise MlflowError(errors.RESOURCE_ALREADY_EXISTS,
                               f"Registered Model (name={name}) already exists.")
         catalog_model = catalog_services.save_catalog_model(
@@ -303,7 +307,8 @@ class RenameRegisteredModel(MlflowView):
         new_name = self.param("new_name")
         path, model_name = names.parse(new_name, "new_name")
         access.require_target(request.user, CatalogModel, {"namespace": path})
-        clash = CatalogModel.objects.filter(names.lookup_q(new_name)).exclude(pk=catalog_model.pk)
+        clash = self.visible(CatalogModel.objects.filter(names.lookup_q(new_name))).exclude(
+            pk=catalog_model.pk)
         if clash.exists():
             raise MlflowError(errors.RESOURCE_ALREADY_EXISTS,
                               f"Registered Model (name={new_name}) already exists.")
@@ -319,7 +324,7 @@ class DeleteRegisteredModel(MlflowView):
     def delete_model(self, request):
         catalog_model = self.find_model()
         self.require("delete", catalog_model)
-        numbers = list(ModelVersion.objects.filter(catalog_model=catalog_model)
+        numbers = list(self.visible(ModelVersion.objects.filter(catalog_model=catalog_model))
                        .order_by("model_version").values_list("model_version", flat=True))
         if numbers:
             raise MlflowError(errors.RESOURCE_CONFLICT, (
@@ -409,7 +414,8 @@ class DeleteRegisteredModelTag(MlflowView):
     def delete_tag(self, request):
         catalog_model = self.find_model()
         self.require("change", catalog_model)
-        tag = ModelTag.objects.filter(catalog_model=catalog_model, key=self.param("key")).first()
+        tag = self.visible(ModelTag.objects.filter(catalog_model=catalog_model,
+                                                   key=self.param("key"))).first()
         if tag is not None:
             services.remove_model_tag(tag=tag)
         return {}
@@ -422,7 +428,8 @@ class RegisteredModelAlias(MlflowView):
     def set_alias(self, request):
         version = self.find_version()
         name = self.param("alias")
-        existing = Alias.objects.filter(catalog_model=version.catalog_model, name=name).first()
+        existing = self.visible(Alias.objects.filter(catalog_model=version.catalog_model,
+                                                     name=name)).first()
         self.require("change", existing or Alias(catalog_model=version.catalog_model))
         services.set_alias(version=version, name=name)
         return {}
@@ -430,8 +437,8 @@ class RegisteredModelAlias(MlflowView):
     @transaction.atomic
     def delete_alias(self, request):
         catalog_model = self.find_model()
-        alias = Alias.objects.filter(catalog_model=catalog_model,
-                                     name=self.param("alias")).first()
+        alias = self.visible(Alias.objects.filter(catalog_model=catalog_model,
+                                                  name=self.param("alias"))).first()
         self.require("delete", alias or Alias(catalog_model=catalog_model))
         if alias is not None:
             services.remove_alias(alias=alias)
@@ -440,7 +447,7 @@ class RegisteredModelAlias(MlflowView):
     def get_by_alias(self, request):
         catalog_model = self.find_model()
         name = self.param("alias")
-        alias = Alias.objects.filter(catalog_model=catalog_model, name=name).first()
+        alias = self.visible(Alias.objects.filter(catalog_model=catalog_model, name=name)).first()
         if alias is None:
             raise not_found(f"Registered model alias {name} not found.")
         return self.version_response(alias.version)

@@ -101,6 +101,7 @@ def test_what_the_portal_registers_mlflow_reads(mlflow_as, reader):
 
 
 def test_aliases_resolve_models_uris(mlflow_as, owner):
+    from mlflow.store.artifact.models_artifact_repo import ModelsArtifactRepository
     from mlflow.store.artifact.utils.models import get_model_name_and_version
 
     client = mlflow_as(owner)
@@ -113,6 +114,9 @@ def test_aliases_resolve_models_uris(mlflow_as, owner):
     assert client.get_model_version_by_alias(NAME, "champion").version == "2"
     assert get_model_name_and_version(client, f"models:/{NAME}@champion") == (NAME, "2")
     assert get_model_name_and_version(client, f"models:/{NAME}/latest") == (NAME, "2")
+    # What mlflow.pyfunc.load_model("models:/...@champion") downloads from.
+    assert ModelsArtifactRepository.get_underlying_uri(f"models:/{NAME}@champion") == (
+        "s3://bucket/doc/2")
     assert client.get_registered_model(NAME).aliases == {"champion": "2"}
     assert client.get_model_version(NAME, 2).aliases == ["champion"]
     client.delete_registered_model_alias(NAME, "champion")

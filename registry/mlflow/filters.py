@@ -23,6 +23,7 @@ from django.db.models import F, Lookup, Q
 from registry.mlflow import names
 from registry.mlflow.errors import invalid
 
+MAX_NUMBER = 2**31 - 1  # the largest version number the database column holds
 RUN_ID_TAG = "mlflow.run_id"
 RUN_LINK_TAG = "mlflow.run_link"
 IS_PROMPT_TAG = "mlflow.prompt.is_prompt"
@@ -386,8 +387,10 @@ def version_conditions(comparisons):
             number = comparison.value
             if isinstance(number, str) and number.strip().isdigit():
                 number = int(number)
-            if not isinstance(number, int):
+            if not isinstance(number, int) or isinstance(number, bool):
                 raise invalid(f"version_number is compared with a whole number, not {number!r}.")
+            if abs(number) > MAX_NUMBER:
+                raise invalid(f"version_number {number} is out of range (at most {MAX_NUMBER}).")
             lookups = {"=": "exact", "!=": "exact", "<": "lt", "<=": "lte", ">": "gt",
                        ">=": "gte"}
             single = Q(**{f"model_version__{lookups[comparison.operator]}": number})

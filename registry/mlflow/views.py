@@ -133,7 +133,7 @@ class MlflowView(APIView):
 
     def param_version(self):
         value = self.param("version")
-        if not value.isdigit() or int(value) < 1 or len(value) > 10:
+        if not value.isdigit() or len(value) > 10 or not 1 <= int(value) <= filters.MAX_NUMBER:
             raise invalid(f"Invalid value '{value}' for parameter 'version': a version number "
                           "such as 1.")
         return int(value)

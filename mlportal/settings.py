@@ -233,3 +233,6 @@ LOGGING = {
     # id, the environment of what runs in AWS): never below INFO, whatever the root says.
     "loggers": {"botocore": {"level": "INFO"}, "boto3": {"level": "INFO"}},
 }
+
+# MLflow client (registry.mlflow): the namespace of models whose MLflow name has no dot.
+MLPORTAL_MLFLOW_DEFAULT_NAMESPACE = os.environ.get("MLPORTAL_MLFLOW_DEFAULT_NAMESPACE", "/mlflow")

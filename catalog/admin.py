@@ -4,12 +4,17 @@ from django.db.models import Count
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from catalog.git import GitError
-from catalog.models import CatalogModel, CatalogSource, DataSource, ModelDataSource, Namespace
-from catalog.services import ensure_namespace
-from catalog.sync import sync_catalog_source
+from catalog.models import (
+    CatalogModel,
+    CatalogSource,
+    CatalogSync,
+    DataSource,
+    ModelDataSource,
+    Namespace,
+)
+from catalog.services import ensure_namespace, request_sync
 from mlportal import access
-from mlportal.admin import PortalInline, PortalModelAdmin, ReadOnlyInline
+from mlportal.admin import PortalInline, PortalModelAdmin, ReadOnlyAdminMixin, ReadOnlyInline
 from mlportal.secrets import mask, merge_masked
 
 
@@ -265,6 +270,18 @@ class CatalogSourceForm(forms.ModelForm):
         return cleaned
 
 
+class CatalogSyncInline(ReadOnlyInline):
+    model = CatalogSync
+    fields = ["id", "status", "trigger", "requested_by", "queued_at", "started_at",
+              "finished_at", "message"]
+    readonly_fields = fields
+    ordering = ["-queued_at", "-id"]
+    verbose_name_plural = "Syncs (latest first)"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("requested_by")
+
+
 @admin.register(CatalogSource)
 class CatalogSourceAdmin(PortalModelAdmin):
     form = CatalogSourceForm
@@ -281,6 +298,7 @@ class CatalogSourceAdmin(PortalModelAdmin):
         ("History", {"fields": ["create_at", "update_at"]}),
     ]
     actions = ["sync_now"]
+    inlines = [CatalogSyncInline]
 
     @admin.display(description="commit", ordering="last_synced_commit")
     def commit(self, source):
@@ -318,17 +336,20 @@ class CatalogSourceAdmin(PortalModelAdmin):
             if failures else "",
         )
 
-    @admin.action(description="Sync now from Git", permissions=["change"])
+    @admin.action(description="Sync now from Git (queued for a worker)",
+                  permissions=["change"])
     def sync_now(self, request, queryset):
         for source in queryset:
-            try:
-                report = sync_catalog_source(source, user=request.user)
-            except GitError as exc:
-                self.message_user(request, f"{source}: cannot read the repository: {exc}",
-                                  messages.ERROR)
-                continue
-            level = messages.SUCCESS if report.ok else messages.WARNING
-            failures = "; ".join(f"{f['path']}: {f['reason']}" for f in report.failed)
+            sync = request_sync(source=source, trigger="admin", user=request.user)
             self.message_user(
-                request, f"{source} at {report.commit[:12]}: {report.summary()}."
-                + (f" Failed: {failures}" if failures else ""), level)
+                request, f"{source}: sync {sync.pk} is {sync.status}; its progress and result "
+                "are under Syncs on the source's page.", messages.SUCCESS)
+
+
+@admin.register(CatalogSync)
+class CatalogSyncAdmin(ReadOnlyAdminMixin, PortalModelAdmin):
+    list_display = ["id", "source", "status", "trigger", "requested_by", "queued_at",
+                    "started_at", "finished_at", "message"]
+    list_select_related = ["source", "requested_by"]
+    list_filter = ["status", "trigger"]
+    search_fields = ["source__repository", "message", "commit"]

@@ -63,7 +63,11 @@ def save_subscription(*, instance=None, namespace=None, user=None, **fields):
     `subscription.new_secret`, shown once. Activating a paused one clears its pause."""
     from catalog.models import Namespace
 
-    subscription = instance or WebhookSubscription(created_by=user)
+    subscription = instance or WebhookSubscription()
+    if subscription.pk is None and user is not None and user.is_authenticated:
+        subscription.created_by = user
+    was_active = subscription.pk is None or WebhookSubscription.objects.filter(
+        pk=subscription.pk, active=True).exists()
     if namespace is not None:
         if namespace == "":
             subscription.namespace = None
@@ -72,7 +76,6 @@ def save_subscription(*, instance=None, namespace=None, user=None, **fields):
             if found is None:
                 raise ValidationError({"namespace": f"There is no namespace {namespace}."})
             subscription.namespace = found
-    was_active = subscription.active if instance is not None else True
     for name, value in fields.items():
         setattr(subscription, name, value)
     if subscription.active and not was_active:

@@ -270,35 +270,36 @@ class CatalogSourceForm(forms.ModelForm):
         return cleaned
 
 
-class CatalogSyncInline(ReadOnlyInline):
-    model = CatalogSync
-    fields = ["id", "status", "trigger", "requested_by", "queued_at", "started_at",
-              "finished_at", "message"]
-    readonly_fields = fields
-    ordering = ["-queued_at", "-id"]
-    verbose_name_plural = "Syncs (latest first)"
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("requested_by")
-
-
 @admin.register(CatalogSource)
 class CatalogSourceAdmin(PortalModelAdmin):
     form = CatalogSourceForm
     list_display = ["__str__", "commit", "last_synced_at", "result_summary"]
     search_fields = ["repository", "subdirectory"]
     readonly_fields = ["has_webhook_secret", "webhook_url", "last_synced_commit",
-                       "last_synced_at", "last_result_display", "create_at", "update_at"]
+                       "last_synced_at", "last_result_display", "syncs_display", "create_at",
+                       "update_at"]
     fieldsets = [
         (None, {"fields": ["repository", "ref", "subdirectory"]}),
         ("Push webhook", {"fields": ["webhook_url", "has_webhook_secret", "webhook_secret",
                                      "remove_webhook_secret"]}),
         ("Last sync", {"fields": ["last_synced_commit", "last_synced_at",
-                                  "last_result_display"]}),
+                                  "last_result_display", "syncs_display"]}),
         ("History", {"fields": ["create_at", "update_at"]}),
     ]
     actions = ["sync_now"]
-    inlines = [CatalogSyncInline]
+
+    @admin.display(description="Syncs (latest first)")
+    def syncs_display(self, source):
+        if source.pk is None:
+            return "—"
+        syncs = source.syncs.order_by("-queued_at", "-id")[:10]
+        rows = format_html_join("", "<li>{} {}: {} {}{}</li>", (
+            (sync.pk, sync.queued_at.strftime("%Y-%m-%d %H:%M:%S"), sync.status,
+             f"({sync.trigger})" if sync.trigger else "",
+             f" — {sync.message}" if sync.message else "") for sync in syncs))
+        link = reverse("admin:catalog_catalogsync_changelist") + f"?source__id__exact={source.pk}"
+        return format_html('<ul>{}</ul><a href="{}">All syncs of this source</a>',
+                           rows or "none yet", link)
 
     @admin.display(description="commit", ordering="last_synced_commit")
     def commit(self, source):

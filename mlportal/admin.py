@@ -239,6 +239,8 @@ class ObjectChangeAdmin(ReadOnlyAdminMixin, PortalModelAdmin):
 
 
 class WebhookSubscriptionForm(forms.ModelForm):
+    url = forms.URLField(max_length=500, assume_scheme="https",
+                         help_text="https:// address the events are POSTed to.")
     event_types = forms.MultipleChoiceField(
         choices=[(name, name) for name in EVENT_TYPES], required=False,
         widget=forms.CheckboxSelectMultiple, help_text="None ticked: every event type.")

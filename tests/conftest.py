@@ -143,3 +143,16 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
     database["TEST"]["NAME"] = str(Path(directory) / "test.sqlite3")
     yield
     shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture
+def tasks_in_process(settings, django_capture_on_commit_callbacks):
+    """Run the tasks queued inside the block in this process, when the block ends (as the
+    commit would hand them to a worker): `with tasks_in_process(): ...`. The real worker
+    process is tested in tests/mlportal/test_worker.py."""
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+
+    def run():
+        return django_capture_on_commit_callbacks(execute=True)
+
+    return run

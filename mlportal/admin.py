@@ -356,3 +356,35 @@ class EventAdmin(ReadOnlyAdminMixin, PortalModelAdmin):
     fields = ["id", "type", "time", "namespace", "actor_name", "principal", "object_type",
               "object_id", "document", "dispatched_at"]
     readonly_fields = fields
+
+
+# The task queue's own page (django-tasks-db): superusers only, read-only. Task arguments
+# are ids, never secrets (mlportal.tasks, catalog.tasks).
+try:
+    from django_tasks_db.models import DBTaskResult
+except ImportError:  # pragma: no cover - the database backend is not installed
+    DBTaskResult = None
+
+if DBTaskResult is not None and admin.site.is_registered(DBTaskResult):
+    admin.site.unregister(DBTaskResult)
+
+    @admin.register(DBTaskResult)
+    class TaskResultAdmin(ReadOnlyAdminMixin, PortalModelAdmin):
+        list_display = ["id", "task_path", "status", "queue_name", "enqueued_at", "run_after",
+                        "started_at", "finished_at"]
+        list_filter = ["status", "queue_name", "task_path"]
+        search_fields = ["id", "task_path"]
+        fields = ["id", "task_path", "status", "args_kwargs", "queue_name", "priority",
+                  "enqueued_at", "run_after", "started_at", "finished_at", "worker_ids",
+                  "exception_class_path", "traceback"]
+        readonly_fields = fields
+
+        def has_view_permission(self, request, obj=None):
+            return request.user.is_active and request.user.is_superuser
+
+        def has_module_permission(self, request):
+            return self.has_view_permission(request)
+
+        def get_queryset(self, request):
+            queryset = admin.ModelAdmin.get_queryset(self, request)
+            return queryset if self.has_view_permission(request) else queryset.none()

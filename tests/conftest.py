@@ -156,3 +156,60 @@ def tasks_in_process(settings, django_capture_on_commit_callbacks):
         return django_capture_on_commit_callbacks(execute=True)
 
     return run
+
+
+class Receiver:
+    """A real HTTP server on 127.0.0.1 (a thread) that records the webhooks it receives and
+    answers each with the next status of `statuses` (the last one repeats)."""
+
+    def __init__(self):
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        receiver = self
+        self.requests = []
+        self.statuses = [200]
+        self.headers_out = {}
+        self.lock = threading.Lock()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                with receiver.lock:
+                    receiver.requests.append({"path": self.path, "headers": dict(self.headers),
+                                              "body": body})
+                    index = min(len(receiver.requests), len(receiver.statuses)) - 1
+                    status = receiver.statuses[index]
+                answer = b'{"received": true}'
+                self.send_response(status)
+                for name, value in receiver.headers_out.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver(settings):
+    """A local webhook receiver, reachable because the settings allow http and 127.0.0.1
+    for this test (production allows neither)."""
+    settings.MLPORTAL_WEBHOOKS = {**settings.MLPORTAL_WEBHOOKS, "ALLOW_HTTP": True,
+                                  "ALLOWED_NETWORKS": ["127.0.0.1/32"]}
+    server = Receiver()
+    yield server
+    server.stop()

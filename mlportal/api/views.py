@@ -124,23 +124,23 @@ class WebhookSubscriptionViewSet(PortalViewSet):
         page = self.paginate_queryset(queryset)
         return self.get_paginated_response(WebhookDeliverySerializer(page, many=True).data)
 
-    def _one_delivery(self, delivery_id):
+    def _one_delivery(self, delivery_pk):
         subscription = self.get_object()
         delivery = subscription.deliveries.select_related("event", "subscription").filter(
-            pk=delivery_id).first()
+            pk=delivery_pk).first()
         if delivery is None:
             raise NotFound("This subscription has no such delivery.")
         return delivery
 
     @extend_schema(responses=WebhookDeliverySerializer)
-    @action(detail=True, methods=["get"], url_path=r"deliveries/(?P<delivery_id>\d+)")
-    def delivery(self, request, pk=None, delivery_id=None):
+    @action(detail=True, methods=["get"], url_path=r"deliveries/(?P<delivery_pk>\d+)")
+    def delivery(self, request, pk=None, delivery_pk=None):
         """One delivery of this subscription."""
-        return Response(WebhookDeliverySerializer(self._one_delivery(delivery_id)).data)
+        return Response(WebhookDeliverySerializer(self._one_delivery(delivery_pk)).data)
 
     @extend_schema(request=None, responses={202: WebhookDeliverySerializer})
     @action(detail=True, methods=["post"], access_action="change",
-            url_path=r"deliveries/(?P<delivery_id>\d+)/redeliver")
-    def redeliver(self, request, pk=None, delivery_id=None):
+            url_path=r"deliveries/(?P<delivery_pk>\d+)/redeliver")
+    def redeliver(self, request, pk=None, delivery_pk=None):
         """Send this delivery's event again, as a new delivery (202: the new delivery)."""
-        return self._delivery(redeliver(delivery=self._one_delivery(delivery_id)))
+        return self._delivery(redeliver(delivery=self._one_delivery(delivery_pk)))

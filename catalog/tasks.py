@@ -29,10 +29,6 @@ logger = logging.getLogger(__name__)
 STALE_AFTER = datetime.timedelta(seconds=2 * git.GIT_TIMEOUT_SECONDS + 300)
 
 
-def _busy_retry_seconds():
-    return getattr(settings, "MLPORTAL_SYNC_BUSY_RETRY_SECONDS", 5)
-
-
 def _start(sync_id):
     """Mark the sync running: the sync, None when it is not queued, or "busy"."""
     now = timezone.now()
@@ -60,7 +56,7 @@ def run_catalog_sync(sync_id):
     if sync is None:
         return "not queued"
     if sync == "busy":
-        run_after = timezone.now() + datetime.timedelta(seconds=_busy_retry_seconds())
+        run_after = timezone.now() + datetime.timedelta(seconds=settings.MLPORTAL_SYNC_BUSY_RETRY_SECONDS)
         run_catalog_sync.using(run_after=run_after).enqueue(sync_id)
         return "waiting for the running sync of its source"
     report, message = None, ""

@@ -213,3 +213,102 @@ def receiver(settings):
     server = Receiver()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
+    """On SQLite the test database is a file, not memory, so that a worker process (tests of
+    the task queue) opens the same database as the test."""
+    import os
+    import tempfile
+
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    if database["ENGINE"] == "django.db.backends.sqlite3":
+        database.setdefault("TEST", {})["NAME"] = str(
+            Path(tempfile.gettempdir()) / f"mlportal-test-{os.getpid()}.sqlite3")
+
+
+def database_url(settings_dict):
+    """DATABASE_URL of the database the tests use (the test database, once created)."""
+    if settings_dict["ENGINE"] == "django.db.backends.sqlite3":
+        return f"sqlite:///{settings_dict['NAME']}"
+    user = settings_dict.get("USER") or ""
+    password = f":{settings_dict['PASSWORD']}" if settings_dict.get("PASSWORD") else ""
+    host = settings_dict.get("HOST") or "127.0.0.1"
+    port = f":{settings_dict['PORT']}" if settings_dict.get("PORT") else ""
+    return f"postgres://{user}{password}@{host}{port}/{settings_dict['NAME']}"
+
+
+def eventually(check, *, timeout=30, interval=0.1, what="the condition"):
+    """Poll `check()` until it returns something true; fail after `timeout` seconds."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"Waited {timeout} s for {what}.")
+        time.sleep(interval)
+
+
+# Fast retries for the worker processes of the tests (production: 30 s doubling for a day).
+WORKER_ENVIRONMENT = {
+    "MLPORTAL_WEBHOOKS_ALLOW_HTTP": "1",
+    "MLPORTAL_WEBHOOKS_ALLOWED_NETWORKS": "127.0.0.1/32",
+    "MLPORTAL_WEBHOOKS_BACKOFF_BASE": "0.2",
+    "MLPORTAL_WEBHOOKS_BACKOFF_MAX": "1",
+    "MLPORTAL_WEBHOOKS_READ_TIMEOUT": "2",
+    "MLPORTAL_SYNC_BUSY_RETRY_SECONDS": "0.3",
+    "DJANGO_LOG_LEVEL": "WARNING",
+}
+
+
+@pytest.fixture
+def worker(transactional_db, tmp_path, settings):
+    """Start real `manage.py db_worker` processes on the test database: `worker(**env)`.
+    The test's own writes are committed (transactional_db), so the worker sees them."""
+    import os
+    import subprocess
+    import sys
+
+    from django.db import connection
+
+    settings.MLPORTAL_WEBHOOKS = {**settings.MLPORTAL_WEBHOOKS, "ALLOW_HTTP": True,
+                                  "ALLOWED_NETWORKS": ["127.0.0.1/32"]}
+    processes = []
+    root = Path(__file__).resolve().parent.parent
+
+    def start(**environment):
+        log = open(tmp_path / f"worker-{len(processes)}.log", "w")  # noqa: SIM115
+        process = subprocess.Popen(
+            [sys.executable, "manage.py", "db_worker", "--interval", "0.1",
+             "--no-startup-delay", "--no-reload", "--worker-id", f"test-{len(processes)}"],
+            cwd=root, stdout=log, stderr=subprocess.STDOUT,
+            env={**os.environ, **WORKER_ENVIRONMENT, **environment,
+                 "DATABASE_URL": database_url(connection.settings_dict)},
+        )
+        processes.append((process, log))
+        return process
+
+    yield start
+    for process, log in processes:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+@pytest.fixture
+def worker_log(tmp_path):
+    """The output of the test's workers, for assertion messages."""
+
+    def read():
+        return "\n".join(path.read_text() for path in sorted(tmp_path.glob("worker-*.log")))
+
+    return read

@@ -56,7 +56,8 @@ def run_catalog_sync(sync_id):
     if sync is None:
         return "not queued"
     if sync == "busy":
-        run_after = timezone.now() + datetime.timedelta(seconds=settings.MLPORTAL_SYNC_BUSY_RETRY_SECONDS)
+        wait = datetime.timedelta(seconds=settings.MLPORTAL_SYNC_BUSY_RETRY_SECONDS)
+        run_after = timezone.now() + wait
         run_catalog_sync.using(run_after=run_after).enqueue(sync_id)
         return "waiting for the running sync of its source"
     report, message = None, ""

@@ -76,10 +76,11 @@ def address_error(address):
         return address_error(mapped)
     if address in METADATA_ADDRESSES:
         return f"{address} is a cloud metadata address."
-    for kind, flag in (("loopback", address.is_loopback), ("link-local", address.is_link_local),
-                       ("multicast", address.is_multicast), ("private", address.is_private),
-                       ("reserved", address.is_reserved),
-                       ("unspecified", address.is_unspecified)):
+    for kind, flag in (("loopback", address.is_loopback),
+                       ("unspecified", address.is_unspecified),
+                       ("link-local", address.is_link_local),
+                       ("multicast", address.is_multicast), ("reserved", address.is_reserved),
+                       ("private", address.is_private)):
         if flag:
             return f"{address} is a {kind} address."
     if not address.is_global:

@@ -149,7 +149,7 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
 def tasks_in_process(settings, django_capture_on_commit_callbacks):
     """Run the tasks queued inside the block in this process, when the block ends (as the
     commit would hand them to a worker): `with tasks_in_process(): ...`. The real worker
-    process is tested in tests/mlportal/test_worker.py."""
+    process is tested in tests/mlportal/test_events.py and tests/catalog/test_sync_queue.py."""
     settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
 
     def run():
@@ -213,21 +213,6 @@ def receiver(settings):
     server = Receiver()
     yield server
     server.stop()
-
-
-@pytest.fixture(scope="session")
-def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
-    """On SQLite the test database is a file, not memory, so that a worker process (tests of
-    the task queue) opens the same database as the test."""
-    import os
-    import tempfile
-
-    from django.conf import settings
-
-    database = settings.DATABASES["default"]
-    if database["ENGINE"] == "django.db.backends.sqlite3":
-        database.setdefault("TEST", {})["NAME"] = str(
-            Path(tempfile.gettempdir()) / f"mlportal-test-{os.getpid()}.sqlite3")
 
 
 def database_url(settings_dict):

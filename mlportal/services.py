@@ -58,10 +58,10 @@ def save_grant(*, instance=None, namespace=None, **fields):
 
 @transaction.atomic
 def save_subscription(*, instance=None, namespace=None, user=None, **fields):
-    """Create or update a webhook subscription. `namespace` is a path ("" or None on
-    creation: every namespace). A new subscription gets its secret here: returned in
+    """Create or update a webhook subscription. `namespace` is a path, created on first use
+    like the catalog's ("": every namespace). A new subscription gets its secret here: returned in
     `subscription.new_secret`, shown once. Activating a paused one clears its pause."""
-    from catalog.models import Namespace
+    from catalog.services import ensure_namespace
 
     subscription = instance or WebhookSubscription()
     if subscription.pk is None and user is not None and user.is_authenticated:
@@ -72,10 +72,10 @@ def save_subscription(*, instance=None, namespace=None, user=None, **fields):
         if namespace == "":
             subscription.namespace = None
         else:
-            found = Namespace.objects.filter(path=namespace).first()
-            if found is None:
-                raise ValidationError({"namespace": f"There is no namespace {namespace}."})
-            subscription.namespace = found
+            try:
+                subscription.namespace = ensure_namespace(namespace)
+            except ValidationError as exc:
+                raise ValidationError({"namespace": exc.messages}) from exc
     for name, value in fields.items():
         setattr(subscription, name, value)
     if subscription.active and not was_active:

@@ -98,3 +98,22 @@ def test_two_syncs_of_one_source_cannot_both_be_running(transactional_db, source
         CatalogSync.objects.create(source=source, status="running")
 
     CatalogSync.objects.create(source=source, status="queued")  # waiting is fine
+
+
+def test_listing_syncs_costs_the_same_queries_whatever_the_page_size(
+        db, admin_api, source, django_assert_max_num_queries, superuser):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def add(count):
+        for _ in range(count):
+            CatalogSync.objects.create(source=source, status="succeeded", requested_by=superuser)
+
+    add(2)
+    with CaptureQueriesContext(connection) as few:
+        assert admin_api.get("/api/v1/catalog-syncs/").json()["count"] == 2
+        admin_api.get("/api/v1/catalog-sources/")
+    add(6)
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        assert admin_api.get("/api/v1/catalog-syncs/").json()["count"] == 8
+        admin_api.get("/api/v1/catalog-sources/")

@@ -174,3 +174,19 @@ def test_the_admin_actions_send_a_test_event_and_redeliver(client, owner, subscr
     assert WebhookDelivery.objects.count() == 2
     log = client.get(reverse("admin:mlportal_webhookdelivery_changelist")).content.decode()
     assert "webhook.test" in log and subscription.secret not in log
+
+
+def test_listing_costs_the_same_queries_whatever_the_page_size(
+        client_for, owner, django_assert_max_num_queries):
+    api = client_for(owner)
+    for number in range(2):
+        save_subscription(namespace="/team", url=f"{URL}/{number}", user=owner)
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as few:
+        assert api.get(HOOKS).json()["count"] == 2
+    for number in range(2, 8):
+        save_subscription(namespace="/team", url=f"{URL}/{number}", user=owner)
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        assert api.get(HOOKS).json()["count"] == 8

@@ -3,6 +3,7 @@ database) to a real HTTP receiver that checks each signature with the Standard W
 reference verification (the `standardwebhooks` package)."""
 
 import json
+import os
 
 import pytest
 from django.db import transaction
@@ -237,3 +238,20 @@ def test_events_wait_while_no_worker_runs_and_are_delivered_when_one_starts(
     eventually(lambda: receiver.requests, what="the waiting event's delivery")
     [payload] = verified(receiver, subscription.new_secret)
     assert payload["data"]["model_name"] == "waiting"
+
+
+@pytest.mark.django_db
+def test_the_sweep_queues_itself_once(settings):
+    from django.core.management import call_command
+    from django_tasks_db.models import DBTaskResult
+
+    from mlportal.tasks import schedule_sweep, sweep_outbox
+
+    settings.MLPORTAL_OUTBOX_SWEEP_SECONDS = 60
+    assert sweep_outbox.call() == {"events": 0, "deliveries": 0}
+    schedule_sweep()
+    call_command("sweep_outbox", stdout=open(os.devnull, "w"))  # noqa: SIM115
+
+    [queued] = DBTaskResult.objects.filter(task_path=sweep_outbox.module_path)
+    assert queued.status == "READY" and queued.args_kwargs == {"args": [], "kwargs": {}}
+    assert (queued.run_after - queued.enqueued_at).total_seconds() > 55

@@ -332,7 +332,8 @@ def artifact_download_url(artifact):
 @transaction.atomic
 def update_version(*, version, description=None, status=None, tags=None):
     """Change what may change after registration: description, status and tags."""
-    before = (version.description, version.status)
+    # As stored: the admin hands over a version its form has changed already.
+    before = ModelVersion.objects.filter(pk=version.pk).values_list("description", "status")[0]
     if description is not None:
         version.description = description
     if status is not None:

@@ -255,3 +255,33 @@ def test_the_sweep_queues_itself_once(settings):
     [queued] = DBTaskResult.objects.filter(task_path=sweep_outbox.module_path)
     assert queued.status == "READY" and queued.args_kwargs == {"args": [], "kwargs": {}}
     assert (queued.run_after - queued.enqueued_at).total_seconds() > 55
+
+
+@pytest.mark.django_db
+def test_changing_a_version_in_the_admin_emits_its_event(admin_client, superuser):
+    from django.urls import reverse
+
+    save_catalog_model(namespace="/team", model_name="m", owner="a@example.com")
+    version = register_version(namespace="/team", model_name="m", user=superuser)
+    page = admin_client.get(reverse("admin:registry_modelversion_change", args=[version.pk]))
+    form = page.context["adminform"].form
+    data = {name: value for name, value in form.initial.items() if value is not None}
+
+    admin_client.post(reverse("admin:registry_modelversion_change", args=[version.pk]), {
+        **data, "description": "described in the admin", "status": "deprecated",
+        **{key: value for key, value in _inline_management(page).items()}})
+
+    [event] = Event.objects.filter(type__startswith="version.").exclude(
+        type=events.VERSION_REGISTERED)
+    assert event.type == events.VERSION_DEPRECATED
+    assert event.document["description"] == "described in the admin"
+
+
+def _inline_management(page):
+    """The management forms of a change page's inlines, as a browser posts them back."""
+    data = {}
+    for formset in page.context.get("inline_admin_formsets", []):
+        management = formset.formset.management_form
+        for name, field in management.fields.items():
+            data[f"{management.prefix}-{name}"] = management.initial.get(name, field.initial) or 0
+    return data

@@ -13,7 +13,7 @@ from catalog.models import (
     Namespace,
 )
 from catalog.services import ensure_namespace, request_sync
-from mlportal import access
+from mlportal import access, events
 from mlportal.admin import PortalInline, PortalModelAdmin, ReadOnlyAdminMixin, ReadOnlyInline
 from mlportal.secrets import mask, merge_masked
 
@@ -201,6 +201,11 @@ class CatalogModelAdmin(PortalModelAdmin):
          {"fields": ["inference_output_description", "inference_output_schema"]}),
         ("History", {"fields": ["create_at", "update_at"]}),
     ]
+
+    def save_related(self, request, form, formsets, change):
+        # The admin saves the row and its links itself; the event follows, in its transaction.
+        super().save_related(request, form, formsets, change)
+        events.emit(events.CATALOG_MODEL_CHANGED if change else events.CATALOG_MODEL_CREATED, form.instance)  # noqa: E501
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("data_sources")

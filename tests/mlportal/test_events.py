@@ -285,3 +285,30 @@ def _inline_management(page):
         for name, field in management.fields.items():
             data[f"{management.prefix}-{name}"] = management.initial.get(name, field.initial) or 0
     return data
+
+
+@pytest.mark.django_db
+def test_creating_and_changing_a_model_in_the_admin_emits_one_event_each(admin_client):
+    from django.urls import reverse
+
+    from catalog.models import CatalogModel
+
+    namespace = ensure_namespace("/team")
+    document = {
+        "namespace": namespace.pk, "model_name": "from_admin", "owner": "a@example.com",
+        "url": "", "description": "", "inference_input_description": "",
+        "inference_input_schema": "{}", "inference_output_description": "",
+        "inference_output_schema": "{}",
+        "modeldatasource_set-TOTAL_FORMS": "0", "modeldatasource_set-INITIAL_FORMS": "0",
+    }
+    added = admin_client.post(reverse("admin:catalog_catalogmodel_add"), document)
+    assert added.status_code == 302, added.context["adminform"].form.errors
+    model = CatalogModel.objects.get(model_name="from_admin")
+    changed = admin_client.post(reverse("admin:catalog_catalogmodel_change", args=[model.pk]),
+                                document | {"description": "described in the admin"})
+    assert changed.status_code == 302
+
+    assert list(Event.objects.order_by("time").values_list("type", flat=True)) == [
+        events.CATALOG_MODEL_CREATED, events.CATALOG_MODEL_CHANGED]
+    assert Event.objects.get(type=events.CATALOG_MODEL_CHANGED).document["description"] == (
+        "described in the admin")

@@ -312,3 +312,18 @@ def test_creating_and_changing_a_model_in_the_admin_emits_one_event_each(admin_c
         events.CATALOG_MODEL_CREATED, events.CATALOG_MODEL_CHANGED]
     assert Event.objects.get(type=events.CATALOG_MODEL_CHANGED).document["description"] == (
         "described in the admin")
+
+
+def test_two_workers_deliver_each_event_once(worker, receiver):
+    subscription = save_subscription(namespace="", url=receiver.url)
+    for index in range(20):
+        save_catalog_model(namespace="/team", model_name=f"m{index}", owner="a@example.com")
+
+    worker()
+    worker()
+
+    eventually(lambda: WebhookDelivery.objects.filter(status="succeeded").count() == 20,
+               timeout=60, what="20 deliveries")
+    ids = [payload["id"] for payload in verified(receiver, subscription.new_secret)]
+    assert len(ids) == len(set(ids)) == 20
+    assert WebhookDelivery.objects.count() == 20

@@ -474,9 +474,11 @@ def set_model_tag(*, catalog_model, key, value):
     except ValidationError as exc:
         raise ValidationError({"tags": [f"{key}: {'; '.join(exc.messages)}"]}) from exc
     tag.save()
+    events.emit(events.TAG_CHANGED, catalog_model)
     return tag
 
 
 @transaction.atomic
 def remove_model_tag(*, tag):
     tag.delete()
+    events.emit(events.TAG_CHANGED, tag.catalog_model)

@@ -327,3 +327,18 @@ def test_two_workers_deliver_each_event_once(worker, receiver):
     ids = [payload["id"] for payload in verified(receiver, subscription.new_secret)]
     assert len(ids) == len(set(ids)) == 20
     assert WebhookDelivery.objects.count() == 20
+
+
+@pytest.mark.django_db
+def test_a_model_tag_change_emits_one_event_and_an_unchanged_tag_none():
+    from registry.models import ModelTag
+    from registry.services import remove_model_tag, set_model_tag
+
+    model = save_catalog_model(namespace="/team", model_name="tagged", owner="a@example.com")
+    set_model_tag(catalog_model=model, key="team", value="claims")
+    set_model_tag(catalog_model=model, key="team", value="claims")
+    remove_model_tag(tag=ModelTag.objects.get())
+
+    changes = Event.objects.filter(type=events.TAG_CHANGED)
+    assert changes.count() == 2
+    assert {event.object_type for event in changes} == {"catalog.catalogmodel"}

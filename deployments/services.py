@@ -531,4 +531,9 @@ def save_cloud_account(*, instance=None, **fields):
         setattr(account, name, value)
     account.full_clean()
     account.save()
+    if account.enabled:
+        from deployments.tasks import schedule_drift_check
+
+        # The periodic check starts with the first account (one run is queued at a time).
+        transaction.on_commit(schedule_drift_check)
     return account

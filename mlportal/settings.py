@@ -262,6 +262,8 @@ MLPORTAL_WEBHOOKS = {
 # The outbox sweep re-enqueues events and deliveries whose task was lost (a crash between
 # the commit and the enqueue): every this many seconds, for what has waited at least as long.
 MLPORTAL_OUTBOX_SWEEP_SECONDS = float(os.environ.get("MLPORTAL_OUTBOX_SWEEP_SECONDS", "60"))
+# How often the task queue runs the drift check (deployments.tasks.check_drift).
+MLPORTAL_DRIFT_CHECK_SECONDS = float(os.environ.get("MLPORTAL_DRIFT_CHECK_SECONDS", "1800"))
 # A sync whose source is being synced by another worker waits this long, then tries again.
 MLPORTAL_SYNC_BUSY_RETRY_SECONDS = float(os.environ.get("MLPORTAL_SYNC_BUSY_RETRY_SECONDS", "5"))
 

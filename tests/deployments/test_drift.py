@@ -4,12 +4,14 @@ The test's side changes AWS the way a team would (a new endpoint config, a new t
 definition, new Lambda code), then checks what the reconciler finds."""
 
 import json
+from datetime import timedelta
 
 import pytest
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.management import call_command
 from django.test import Client
+from django.utils import timezone
 
 from deployments import reconcile
 from deployments.models import Deployment, DriftFinding
@@ -360,6 +362,42 @@ def test_a_check_costs_the_same_queries_for_more_deployments(running, deploy):
 
     assert report.observations == [] and report.deployments_checked == 9
     assert len(more.captured_queries) == len(few.captured_queries)
+
+
+def test_the_task_queue_runs_the_check_and_queues_the_next_one_once(running, settings):
+    from django_tasks_db.models import DBTaskResult
+
+    from deployments.tasks import check_drift
+
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    settings.MLPORTAL_DRIFT_CHECK_SECONDS = 900
+    running["aws"].client("sagemaker").delete_endpoint(EndpointName="doc-cls")
+    started = timezone.now()
+
+    assert check_drift.call()["opened"] == 1
+    assert check_drift.call()["opened"] == 0
+
+    queued = DBTaskResult.objects.get(task_path=check_drift.module_path)
+    assert queued.status == "READY"
+    assert queued.run_after >= started + timedelta(seconds=900)
+    trail = ObjectChange.objects.filter(content_type__model="driftfinding").get()
+    assert trail.source == "task"
+
+
+def test_saving_an_account_starts_the_periodic_check(admin_api, settings,
+                                                     django_capture_on_commit_callbacks):
+    from django_tasks_db.models import DBTaskResult
+
+    from deployments.tasks import check_drift
+
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_api.post("/api/v1/cloud-accounts/", {
+            "name": "prod", "account_id": ACCOUNT, "regions": [REGION],
+            "role_arn": f"arn:aws:iam::{ACCOUNT}:role/mlportal-reader"}, format="json")
+    assert response.status_code == 201
+    assert DBTaskResult.objects.filter(task_path=check_drift.module_path,
+                                       status="READY").count() == 1
 
 
 def test_a_lambda_running_no_registered_artifact_is_not_model_serving(running):

@@ -10,6 +10,7 @@ from tqdm import tqdm
 
 from deployments import reconcile
 from deployments.models import CloudAccount
+from deployments.tasks import schedule_drift_check
 
 
 class Command(BaseCommand):
@@ -24,6 +25,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--dry-run", action="store_true",
             help="Report what a check finds without opening or resolving findings.")
+        parser.add_argument(
+            "--schedule", action="store_true",
+            help="Only make sure the periodic check is queued on the task queue, and exit.")
 
     def _accounts(self, wanted):
         if not wanted:
@@ -37,7 +41,13 @@ class Command(BaseCommand):
             accounts.append(account)
         return accounts
 
-    def handle(self, *args, account, dry_run, **options):
+    def handle(self, *args, account, dry_run, schedule, **options):
+        if schedule:
+            queued = schedule_drift_check()
+            self.stdout.write("Periodic drift check queued." if queued else
+                              "A drift check is queued already (or the queue is not the "
+                              "database's: run this command from cron instead).")
+            return
         accounts = list(self._accounts(account))
         steps, _ = reconcile.plan(accounts)
         total = sum(len(deployments) + 1 for _, _, deployments in steps)

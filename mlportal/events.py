@@ -86,7 +86,7 @@ def emit(event_type, obj=None, *, document=None, namespace=None):
     if event_type not in EVENT_TYPES:
         raise ValueError(f"Unknown event type {event_type!r}.")
     context = audit.current_context()
-    user = audit._user_of(context) if context is not None else None
+    user = context.acting_user if context is not None else None
     event = Event.objects.create(
         type=event_type,
         namespace=(namespace if namespace is not None

@@ -121,6 +121,6 @@ def _actor_fields():
     from mlportal import audit
 
     context = audit.current_context()
-    user = audit._user_of(context) if context is not None else None
+    user = context.acting_user if context is not None else None
     return {"actor": user, "actor_name": user.get_username() if user else "",
             "principal": (context.principal if context else "") or ""}

@@ -108,7 +108,7 @@ def register_version(*, namespace, model_name, model_version=None, description="
     )
     if create_at is not None:
         version.create_at = create_at
-    version.full_clean(exclude=RELATED, validate_constraints=False)
+    version.full_clean(exclude=FOREIGN_KEYS_AT_HAND, validate_constraints=False)
     version.save()
     for row in [*links, *new_tags]:
         row.version = version
@@ -117,7 +117,7 @@ def register_version(*, namespace, model_name, model_version=None, description="
 
 
 # Rows are built from objects already at hand: no query to check that they exist.
-RELATED = ["catalog_model", "version", "registered_by"]
+FOREIGN_KEYS_AT_HAND = ["catalog_model", "version", "registered_by"]
 
 
 def _new_links(documents, user):
@@ -142,7 +142,7 @@ def _checked(rows, field, name_of):
     errors = []
     for row in rows:
         try:
-            row.full_clean(exclude=RELATED, validate_constraints=False)
+            row.full_clean(exclude=FOREIGN_KEYS_AT_HAND, validate_constraints=False)
         except ValidationError as exc:
             errors.append(f"{name_of(row)}: {'; '.join(exc.messages)}")
     if errors:
@@ -166,7 +166,7 @@ def link_artifact(*, version, name, uri, user=None):
     """Record an artifact that already exists elsewhere (s3://, gs://, https://, ...)."""
     _check_artifact_name(version, name)
     artifact = Artifact(version=version, name=name, uri=uri, registered_by=user)
-    artifact.full_clean(exclude=RELATED, validate_constraints=False)
+    artifact.full_clean(exclude=FOREIGN_KEYS_AT_HAND, validate_constraints=False)
     artifact.save()
     return artifact
 
@@ -299,7 +299,7 @@ def _record_upload(*, version, name, uri, storage_key, size, sha256, user):
     _check_artifact_name(version, name)
     artifact = Artifact(version=version, name=name, uri=uri, storage_key=storage_key,
                         size=size, sha256=sha256, registered_by=user)
-    artifact.full_clean(exclude=RELATED, validate_constraints=False)
+    artifact.full_clean(exclude=FOREIGN_KEYS_AT_HAND, validate_constraints=False)
     artifact.save()
     return artifact
 
@@ -334,7 +334,7 @@ def update_version(*, version, description=None, status=None, tags=None):
         version.description = description
     if status is not None:
         version.status = status
-    version.full_clean(exclude=RELATED, validate_constraints=False)
+    version.full_clean(exclude=FOREIGN_KEYS_AT_HAND, validate_constraints=False)
     version.save()
     if tags is not None:
         set_tags(version=version, tags=tags)
@@ -378,7 +378,7 @@ def set_alias(*, version, name):
     if created:
         alias = Alias(catalog_model=catalog_model, name=name)
     alias.version = version
-    alias.full_clean(exclude=RELATED, validate_constraints=False)
+    alias.full_clean(exclude=FOREIGN_KEYS_AT_HAND, validate_constraints=False)
     alias.save()
     return alias, created
 

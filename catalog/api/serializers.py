@@ -5,10 +5,10 @@ from catalog import services
 from catalog.documents import ConnectionField
 from catalog.models import CatalogSource, DataSource, Namespace
 from catalog.validators import validate_namespace_path
-from mlportal.api.base import ModelSerializer
+from mlportal.api.base import PortalModelSerializer
 
 
-class NamespaceSerializer(ModelSerializer):
+class NamespaceSerializer(PortalModelSerializer):
     path = serializers.CharField(max_length=255, validators=[validate_namespace_path])
     parent = serializers.CharField(source="parent.path", read_only=True, default=None)
 
@@ -32,7 +32,7 @@ class NamespaceSerializer(ModelSerializer):
         )
 
 
-class DataSourceSerializer(ModelSerializer):
+class DataSourceSerializer(PortalModelSerializer):
     connection = ConnectionField(required=False)
     models = serializers.SerializerMethodField()
 
@@ -59,7 +59,7 @@ class ValidateInputSerializer(serializers.Serializer):
     errors = serializers.ListField(child=serializers.DictField())
 
 
-class CatalogSourceSerializer(ModelSerializer):
+class CatalogSourceSerializer(PortalModelSerializer):
     """A Git repository whose catalog documents are loaded into the catalog."""
 
     webhook_secret = serializers.CharField(

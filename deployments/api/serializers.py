@@ -7,7 +7,7 @@ from deployments import services
 from deployments.choices import DeploymentMethod, DeploymentStatus, RollingStrategy, describe
 from deployments.models import Deployment, StatusChange
 from deployments.validators import validate_variable_name
-from mlportal.api.base import ModelSerializer, Timestamp
+from mlportal.api.base import PortalModelSerializer, Timestamp
 from registry.api.serializers import ModelVersionSerializer
 from registry.services import find_version
 
@@ -38,7 +38,7 @@ class EnvironmentVariableSerializer(serializers.Serializer):
         return document
 
 
-class StatusChangeSerializer(ModelSerializer):
+class StatusChangeSerializer(PortalModelSerializer):
     user = serializers.CharField(source="user_name", read_only=True)
 
     class Meta:
@@ -47,7 +47,7 @@ class StatusChangeSerializer(ModelSerializer):
         read_only_fields = fields
 
 
-class DeploymentSerializer(ModelSerializer):
+class DeploymentSerializer(PortalModelSerializer):
     """The user's deployment document (examples/deployment.json) plus id and what the server
     keeps: status, when it served (active_from, active_until), what replaced it, its status
     history and update_at. The version is addressed by namespace, model_name, model_version."""
@@ -114,7 +114,7 @@ class DeploymentSerializer(ModelSerializer):
                                           **validated_data)
 
 
-class DeploymentSummarySerializer(ModelSerializer):
+class DeploymentSummarySerializer(PortalModelSerializer):
     """Where a version is deployed, for the version's own document:
     `deployments = DeploymentSummarySerializer(many=True, read_only=True)` with the version
     queryset prefetching `DEPLOYMENTS_OF_VERSION`."""

@@ -4,7 +4,7 @@ from rest_framework import serializers
 
 from catalog.validators import validate_namespace_path
 from mlportal import services
-from mlportal.api.base import ModelSerializer, Timestamp
+from mlportal.api.base import PortalModelSerializer, Timestamp
 from mlportal.choices import Role
 from mlportal.models import Grant, ObjectChange, Token
 
@@ -31,7 +31,7 @@ class TokenRequestSerializer(serializers.Serializer):
         return attrs
 
 
-class TokenSerializer(ModelSerializer):
+class TokenSerializer(PortalModelSerializer):
     """A token as its user sees it: never the key, which is shown once at creation."""
 
     user = serializers.CharField(source="user.get_username", read_only=True)
@@ -55,7 +55,7 @@ class NewTokenSerializer(TokenSerializer):
         read_only_fields = fields
 
 
-class GrantSerializer(ModelSerializer):
+class GrantSerializer(PortalModelSerializer):
     """{"namespace": "/team_a", "user": "alice", "role": "editor"} (or "group" for "user")."""
 
     namespace = serializers.CharField(

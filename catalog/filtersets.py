@@ -1,7 +1,9 @@
 import django_filters
 
 from catalog.models import CatalogModel, CatalogSource, DataSource, Namespace
+from mlportal.choices import Role
 from mlportal.filters import PortalFilterSet, TextSearchFilter, WithinNamespaceFilter
+from mlportal.models import Grant
 
 
 class NamespaceFilterSet(PortalFilterSet):
@@ -62,3 +64,18 @@ class CatalogSourceFilterSet(PortalFilterSet):
         model = CatalogSource
         fields = []
 
+
+class GrantFilterSet(PortalFilterSet):
+    namespace = django_filters.CharFilter(field_name="namespace__path")
+    within = WithinNamespaceFilter(field_name="namespace__path")
+    user = django_filters.CharFilter(field_name="user__username")
+    group = django_filters.CharFilter(field_name="group__name")
+    role = django_filters.ChoiceFilter(choices=Role.choices)
+    ordering = django_filters.OrderingFilter(
+        fields=[("namespace__path", "namespace"), ("user__username", "user"),
+                ("group__name", "group"), "role", "create_at", "update_at"]
+    )
+
+    class Meta:
+        model = Grant
+        fields = []

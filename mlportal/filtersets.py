@@ -9,9 +9,9 @@ from django.utils.dateparse import parse_date, parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
-from mlportal.choices import ChangeAction, Role
+from mlportal.choices import ChangeAction
 from mlportal.filters import PortalFilterSet, WithinNamespaceFilter
-from mlportal.models import Grant, ObjectChange, Token
+from mlportal.models import ObjectChange, Token
 
 
 def audited_models():
@@ -115,23 +115,6 @@ class ObjectChangeFilterSet(django_filters.FilterSet):
     class Meta:
         model = ObjectChange
         fields = []
-
-
-class GrantFilterSet(PortalFilterSet):
-    namespace = django_filters.CharFilter(field_name="namespace__path")
-    within = WithinNamespaceFilter(field_name="namespace__path")
-    user = django_filters.CharFilter(field_name="user__username")
-    group = django_filters.CharFilter(field_name="group__name")
-    role = django_filters.ChoiceFilter(choices=Role.choices)
-    ordering = django_filters.OrderingFilter(
-        fields=[("namespace__path", "namespace"), ("user__username", "user"),
-                ("group__name", "group"), "role", "create_at", "update_at"]
-    )
-
-    class Meta:
-        model = Grant
-        fields = []
-
 
 
 class TokenFilterSet(PortalFilterSet):

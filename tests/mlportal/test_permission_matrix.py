@@ -21,10 +21,10 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from catalog.models import CatalogModel, CatalogSource, DataSource
-from catalog.services import ensure_namespace, save_catalog_model, save_data_source
+from catalog.services import ensure_namespace, save_catalog_model, save_data_source, save_grant
 from mlportal import access
 from mlportal.models import ObjectChange, Token
-from mlportal.services import save_grant, save_new_token
+from mlportal.services import save_new_token
 from tests.catalog.conftest import GitRepo
 from tests.routes import api_endpoints
 

@@ -21,7 +21,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ("registry", "0004_mlflow_model_tags"),
-        ("mlportal", "0005_objectchange_related_object"),
+        ("mlportal", "0006_objectchange_related_object"),
     ]
 
     operations = [migrations.RunPython(backfill, migrations.RunPython.noop)]

@@ -364,3 +364,4 @@ class EndpointAdmin(PortalModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+

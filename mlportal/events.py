@@ -17,7 +17,8 @@ import logging
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 
-from mlportal import access, audit
+from mlportal import access
+from mlportal.context import current_context
 from mlportal.secrets import mask
 
 logger = logging.getLogger(__name__)
@@ -85,7 +86,7 @@ def emit(event_type, obj=None, *, document=None, namespace=None):
 
     if event_type not in EVENT_TYPES:
         raise ValueError(f"Unknown event type {event_type!r}.")
-    context = audit.current_context()
+    context = current_context()
     user = context.acting_user if context is not None else None
     event = Event.objects.create(
         type=event_type,

@@ -7,7 +7,7 @@ from deployments import services
 from deployments.choices import DeploymentMethod, DeploymentStatus, RollingStrategy, describe
 from deployments.models import CloudAccount, Deployment, DriftFinding, StatusChange
 from deployments.validators import validate_variable_name
-from mlportal.api.base import ModelSerializer, Timestamp
+from mlportal.api.base import PortalModelSerializer, Timestamp
 from registry.api.serializers import ModelVersionSerializer
 from registry.services import find_version
 
@@ -38,7 +38,7 @@ class EnvironmentVariableSerializer(serializers.Serializer):
         return document
 
 
-class StatusChangeSerializer(ModelSerializer):
+class StatusChangeSerializer(PortalModelSerializer):
     user = serializers.CharField(source="user_name", read_only=True)
 
     class Meta:
@@ -47,7 +47,7 @@ class StatusChangeSerializer(ModelSerializer):
         read_only_fields = fields
 
 
-class DeploymentSerializer(ModelSerializer):
+class DeploymentSerializer(PortalModelSerializer):
     """The user's deployment document (examples/deployment.json) plus id and what the server
     keeps: status, when it served (active_from, active_until), what replaced it, its status
     history and update_at. The version is addressed by namespace, model_name, model_version."""
@@ -120,7 +120,7 @@ class DeploymentSerializer(ModelSerializer):
                                           **validated_data)
 
 
-class DeploymentSummarySerializer(ModelSerializer):
+class DeploymentSummarySerializer(PortalModelSerializer):
     """Where a version is deployed, for the version's own document:
     `deployments = DeploymentSummarySerializer(many=True, read_only=True)` with the version
     queryset prefetching `DEPLOYMENTS_OF_VERSION`."""
@@ -140,7 +140,7 @@ DEPLOYMENTS_OF_VERSION = Prefetch(
 )
 
 
-class CloudAccountSerializer(ModelSerializer):
+class CloudAccountSerializer(PortalModelSerializer):
     """An AWS account the drift checks read, through a role: never keys. `external_id` is
     write-only (it reads as masked); sending the mask back keeps it."""
 
@@ -188,7 +188,7 @@ class FoundVersionField(serializers.Field):
                 "model_name": model.model_name, "model_version": version.model_version}
 
 
-class DriftFindingSerializer(ModelSerializer):
+class DriftFindingSerializer(PortalModelSerializer):
     """A difference between a deployment's record and what runs in AWS. Secrets never appear:
     a secret variable's expected and found values read as masked."""
 

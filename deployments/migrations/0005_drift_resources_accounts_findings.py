@@ -11,7 +11,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('deployments', '0003_audit_parents'),
+        ('deployments', '0004_search_index'),
         ('registry', '0002_artifacts_aliases_tags'),
     ]
 

@@ -72,6 +72,9 @@ class DriftFindingFilterSet(PortalFilterSet):
         choices=[("open", "open"), ("resolved", "resolved")], method="filter_state",
         label="Open or resolved")
     opened_at = django_filters.IsoDateTimeFromToRangeFilter()
+    # A finding is opened and resolved, not created and updated.
+    create_at = None
+    update_at = None
     ordering = django_filters.OrderingFilter(fields=["opened_at", "resolved_at", "kind"])
 
     class Meta:

@@ -289,6 +289,7 @@ RESOURCES = [
         "/api/v1/drift/",
         create=None,
         make=lambda w, name: w.drift_finding().pk,
+        not_offered=frozenset({"POST", "PATCH", "PUT", "DELETE"}),  # read-only
     ),
     Resource(
         "/api/v1/changes/",

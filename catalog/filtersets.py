@@ -1,15 +1,15 @@
 import django_filters
 
 from catalog.models import CatalogModel, CatalogSource, DataSource, Namespace
-from mlportal.filters import TextSearchFilter, WithinNamespaceFilter
+from mlportal.filters import TextSearchFilter, WithinNamespaceFilter, moment_range
 
 
 class NamespaceFilterSet(django_filters.FilterSet):
     path = django_filters.CharFilter()
     within = WithinNamespaceFilter(field_name="path")
     q = TextSearchFilter(search_fields=["path", "description"])
-    create_at = django_filters.IsoDateTimeFromToRangeFilter()
-    update_at = django_filters.IsoDateTimeFromToRangeFilter()
+    create_at_after, create_at_before = moment_range("create_at")
+    update_at_after, update_at_before = moment_range("update_at")
     ordering = django_filters.OrderingFilter(fields=["path", "create_at", "update_at"])
 
     class Meta:
@@ -29,8 +29,8 @@ class CatalogModelFilterSet(django_filters.FilterSet):
     in_git = django_filters.BooleanFilter(label="Card in Git")
     git_repository = django_filters.CharFilter(label="Git repository of the card")
     q = TextSearchFilter(search_fields=["model_name", "description", "owner", "namespace__path"])
-    create_at = django_filters.IsoDateTimeFromToRangeFilter()
-    update_at = django_filters.IsoDateTimeFromToRangeFilter()
+    create_at_after, create_at_before = moment_range("create_at")
+    update_at_after, update_at_before = moment_range("update_at")
     ordering = django_filters.OrderingFilter(
         fields=[("namespace__path", "namespace"), "model_name", "owner", "create_at", "update_at"]
     )
@@ -47,8 +47,8 @@ class DataSourceFilterSet(django_filters.FilterSet):
     type = django_filters.CharFilter()
     owner = django_filters.CharFilter(lookup_expr="iexact")
     q = TextSearchFilter(search_fields=["name", "description", "owner"])
-    create_at = django_filters.IsoDateTimeFromToRangeFilter()
-    update_at = django_filters.IsoDateTimeFromToRangeFilter()
+    create_at_after, create_at_before = moment_range("create_at")
+    update_at_after, update_at_before = moment_range("update_at")
     ordering = django_filters.OrderingFilter(fields=["name", "type", "create_at", "update_at"])
 
     class Meta:
@@ -61,8 +61,8 @@ class CatalogSourceFilterSet(django_filters.FilterSet):
     repository = django_filters.CharFilter()
     ref = django_filters.CharFilter()
     q = TextSearchFilter(search_fields=["repository", "subdirectory"])
-    create_at = django_filters.IsoDateTimeFromToRangeFilter()
-    update_at = django_filters.IsoDateTimeFromToRangeFilter()
+    create_at_after, create_at_before = moment_range("create_at")
+    update_at_after, update_at_before = moment_range("update_at")
     ordering = django_filters.OrderingFilter(
         fields=["repository", "last_synced_at", "create_at", "update_at"])
 

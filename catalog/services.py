@@ -1,10 +1,12 @@
 """Catalog workflows. The API, the admin, the demo loader and the Git sync (catalog.sync)
 call these."""
 
-from django.core.exceptions import ValidationError
-from django.db import transaction
+import hashlib
 
-from catalog.models import CatalogModel, CatalogSource, DataSource, Namespace
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from catalog.models import CatalogModel, CatalogSource, DataSource, Namespace, PushDelivery
 from catalog.validators import validate_namespace_path
 from mlportal.secrets import merge_masked
 
@@ -159,3 +161,21 @@ def save_catalog_source(*, instance=None, **fields):
             f"{source} is a catalog source already.", code="unique")})
     source.save()
     return source
+
+
+class ReplayedDelivery(Exception):
+    """A push webhook delivery (its body, or its delivery id) that a source took before."""
+
+
+def record_push_delivery(*, source, body, delivery_id=""):
+    """Note that `source` takes this signed push delivery; ReplayedDelivery if it took the same
+    body or delivery id before."""
+    try:
+        with transaction.atomic():
+            return PushDelivery.objects.create(
+                source=source, body_sha256=hashlib.sha256(body).hexdigest(),
+                delivery_id=delivery_id[:100])
+    except IntegrityError as exc:
+        raise ReplayedDelivery(
+            "This delivery was taken before (the same body or delivery id): a replay is "
+            "refused. Push again to sync.") from exc

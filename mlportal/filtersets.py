@@ -4,13 +4,12 @@ import django_filters
 from django import forms
 from django.apps import apps
 from django.contrib.contenttypes.models import ContentType
-from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
 from mlportal.choices import ChangeAction, Role
-from mlportal.filters import WithinNamespaceFilter
+from mlportal.filters import WithinNamespaceFilter, moment_range, to_utc
 from mlportal.models import Grant, ObjectChange, Token
 
 
@@ -41,9 +40,7 @@ class DateOrDateTimeField(forms.Field):
             return datetime.datetime.combine(day, datetime.time(), datetime.UTC), True
         if moment is None:
             raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
-        if timezone.is_naive(moment):
-            moment = moment.replace(tzinfo=datetime.UTC)
-        return moment, False
+        return to_utc(moment), False
 
 
 class SinceFilter(django_filters.Filter):
@@ -68,6 +65,8 @@ class UntilFilter(django_filters.Filter):
             return qs
         moment, date_only = value
         if date_only:
+            if moment.date() == datetime.date.max:  # until the end of 9999-12-31: no bound
+                return qs
             return qs.filter(**{f"{self.field_name}__lt": moment + datetime.timedelta(days=1)})
         return qs.filter(**{f"{self.field_name}__lte": moment})
 
@@ -123,8 +122,8 @@ class GrantFilterSet(django_filters.FilterSet):
     user = django_filters.CharFilter(field_name="user__username")
     group = django_filters.CharFilter(field_name="group__name")
     role = django_filters.ChoiceFilter(choices=Role.choices)
-    create_at = django_filters.IsoDateTimeFromToRangeFilter()
-    update_at = django_filters.IsoDateTimeFromToRangeFilter()
+    create_at_after, create_at_before = moment_range("create_at")
+    update_at_after, update_at_before = moment_range("update_at")
     ordering = django_filters.OrderingFilter(
         fields=[("namespace__path", "namespace"), ("user__username", "user"),
                 ("group__name", "group"), "role", "create_at", "update_at"]
@@ -138,7 +137,7 @@ class GrantFilterSet(django_filters.FilterSet):
 
 class TokenFilterSet(django_filters.FilterSet):
     usable = django_filters.BooleanFilter(method="filter_usable", label="Usable now")
-    create_at = django_filters.IsoDateTimeFromToRangeFilter()
+    create_at_after, create_at_before = moment_range("create_at")
     ordering = django_filters.OrderingFilter(
         fields=["create_at", "expires_at", "last_used_at", "revoked_at"]
     )

@@ -58,6 +58,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "mlportal.middleware.RefuseNulInURLMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -141,6 +142,11 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "media"))
 MEDIA_URL = "media/"
 
+# Request bodies (JSON, form fields) up to 2.5 MB, Django's default; larger ones get a JSON 413
+# on the API. Catalog push webhooks take up to 25 MB, what GitHub sends at most.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+MLPORTAL_WEBHOOK_MAX_BODY_SIZE = 25 * 1024 * 1024
+
 # Uploads larger than this are spooled to a temporary file while the request is read, so an
 # artifact upload never sits whole in memory (the registry streams it on to the storage).
 FILE_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
@@ -194,6 +200,12 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "mlportal.api.errors.exception_handler",
+    # JSON with a bound on nesting (mlportal.api.parsers), forms and multipart uploads.
+    "DEFAULT_PARSER_CLASSES": [
+        "mlportal.api.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",

@@ -1,7 +1,12 @@
 import django_filters
 from django.db.models import Q
 
-from mlportal.filters import TextSearchFilter, WithinNamespaceFilter
+from mlportal.filters import (
+    NumberFilter,
+    TextSearchFilter,
+    WithinNamespaceFilter,
+    moment_range,
+)
 from registry.choices import VersionStatus
 from registry.models import Alias, Artifact, ModelVersion
 
@@ -10,7 +15,7 @@ class ModelVersionFilterSet(django_filters.FilterSet):
     namespace = django_filters.CharFilter(field_name="catalog_model__namespace__path")
     within = WithinNamespaceFilter(field_name="catalog_model__namespace__path")
     model_name = django_filters.CharFilter(field_name="catalog_model__model_name")
-    model_version = django_filters.NumberFilter()
+    model_version = NumberFilter()
     created_by = django_filters.CharFilter()
     registered_by = django_filters.CharFilter(field_name="registered_by__username")
     alias = django_filters.CharFilter(field_name="aliases__name", distinct=True)
@@ -19,8 +24,8 @@ class ModelVersionFilterSet(django_filters.FilterSet):
     q = TextSearchFilter(search_fields=[
         "description", "created_by", "catalog_model__model_name", "catalog_model__namespace__path",
     ])
-    create_at = django_filters.IsoDateTimeFromToRangeFilter()
-    update_at = django_filters.IsoDateTimeFromToRangeFilter()
+    create_at_after, create_at_before = moment_range("create_at")
+    update_at_after, update_at_before = moment_range("update_at")
     ordering = django_filters.OrderingFilter(fields=[
         ("catalog_model__namespace__path", "namespace"),
         ("catalog_model__model_name", "model_name"),
@@ -44,7 +49,7 @@ class ArtifactFilterSet(django_filters.FilterSet):
     stored = django_filters.BooleanFilter(method="filter_stored", label="Uploaded (not linked)")
     sha256 = django_filters.CharFilter(lookup_expr="iexact")
     q = TextSearchFilter(search_fields=["name", "uri"])
-    create_at = django_filters.IsoDateTimeFromToRangeFilter()
+    create_at_after, create_at_before = moment_range("create_at")
     ordering = django_filters.OrderingFilter(fields=["name", "size", "create_at"])
 
     class Meta:
@@ -60,12 +65,12 @@ class AliasFilterSet(django_filters.FilterSet):
     namespace = django_filters.CharFilter(field_name="catalog_model__namespace__path")
     model_name = django_filters.CharFilter(field_name="catalog_model__model_name")
     alias = django_filters.CharFilter(field_name="name")
-    model_version = django_filters.NumberFilter(field_name="version__model_version")
+    model_version = NumberFilter(field_name="version__model_version")
     q = TextSearchFilter(search_fields=[
         "name", "catalog_model__model_name", "catalog_model__namespace__path",
     ])
-    create_at = django_filters.IsoDateTimeFromToRangeFilter()
-    update_at = django_filters.IsoDateTimeFromToRangeFilter()
+    create_at_after, create_at_before = moment_range("create_at")
+    update_at_after, update_at_before = moment_range("update_at")
     ordering = django_filters.OrderingFilter(fields=[
         ("catalog_model__namespace__path", "namespace"),
         ("catalog_model__model_name", "model_name"),

@@ -1,9 +1,11 @@
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.urls import reverse
 from rest_framework import serializers
 
 from catalog import services
 from catalog.models import CatalogModel, CatalogSource, DataSource, Namespace
 from catalog.validators import (
+    validate_connection,
     validate_http_url,
     validate_json_schema,
     validate_model_name,
@@ -44,6 +46,10 @@ class ConnectionField(serializers.JSONField):
         value = super().to_internal_value(data)
         if not isinstance(value, dict):
             raise serializers.ValidationError("The connection is a JSON object.")
+        try:
+            validate_connection(value)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.messages) from exc
         return value
 
     def to_representation(self, value):

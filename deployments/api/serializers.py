@@ -6,7 +6,7 @@ from deployments import services
 from deployments.choices import DeploymentMethod, DeploymentStatus, RollingStrategy, describe
 from deployments.models import Deployment, StatusChange
 from deployments.validators import validate_variable_name
-from mlportal.api.base import ModelSerializer, Timestamp
+from mlportal.api.base import ModelSerializer, NumberField, Timestamp
 from registry.services import find_version
 
 TRAFFIC_PERCENT_MESSAGE = "A traffic percent is between 1 and 100."
@@ -52,9 +52,9 @@ class DeploymentSerializer(ModelSerializer):
 
     namespace = serializers.CharField(source="catalog_model.namespace.path", max_length=255)
     model_name = serializers.CharField(source="catalog_model.model_name", max_length=200)
-    model_version = serializers.IntegerField(source="model_version.model_version", min_value=1)
-    deployment_id = serializers.IntegerField(
-        min_value=1, required=False,
+    model_version = NumberField(source="model_version.model_version")
+    deployment_id = NumberField(
+        required=False,
         help_text="1, 2, 3, ... per model; assigned by the server when left out.",
     )
     create_at = Timestamp(required=False)

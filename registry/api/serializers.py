@@ -4,7 +4,7 @@ from rest_framework import serializers
 
 from catalog.validators import validate_model_name, validate_namespace_path
 from deployments.api.serializers import DeploymentSummarySerializer
-from mlportal.api.base import ModelSerializer, Timestamp
+from mlportal.api.base import ModelSerializer, NumberField, Timestamp
 from registry import services
 from registry.choices import VersionStatus
 from registry.models import Alias, Artifact, ModelVersion
@@ -80,8 +80,8 @@ class ModelVersionSerializer(ModelSerializer):
     model_name = serializers.CharField(
         source="catalog_model.model_name", max_length=200, validators=[validate_model_name]
     )
-    model_version = serializers.IntegerField(
-        min_value=1, max_value=2_147_483_647, required=False,
+    model_version = NumberField(
+        required=False,
         help_text="Assigned by the server (the next number) unless given.",
     )
     artifacts = ArtifactLinkSerializer(many=True, required=False)
@@ -229,7 +229,7 @@ class AliasSerializer(ModelSerializer):
         source="catalog_model.model_name", max_length=200, validators=[validate_model_name]
     )
     alias = serializers.CharField(source="name", max_length=50, validators=[validate_alias_name])
-    model_version = serializers.IntegerField(source="version.model_version", min_value=1)
+    model_version = NumberField(source="version.model_version")
     version = serializers.IntegerField(source="version_id", read_only=True,
                                        help_text="The id of the version it points at.")
 

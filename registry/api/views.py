@@ -4,13 +4,14 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.viewsets import ModelViewSet
 
 from deployments.api.serializers import DEPLOYMENTS_OF_VERSION
 from mlportal import access, audit
 from mlportal.api.base import PortalViewSet
+from mlportal.api.parsers import JSONParser
 from registry import services
 from registry.api.serializers import AliasSerializer, ArtifactSerializer, ModelVersionSerializer
 from registry.filtersets import AliasFilterSet, ArtifactFilterSet, ModelVersionFilterSet

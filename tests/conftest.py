@@ -45,7 +45,7 @@ def _fast_password_hashing(settings):
 
 @pytest.fixture(autouse=True)
 def _clear_cache():
-    # Login throttling counts in the cache; each test starts with a clean slate.
+    # Each test starts with a clean cache.
     cache.clear()
     yield
     cache.clear()

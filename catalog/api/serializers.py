@@ -17,7 +17,7 @@ from mlportal.secrets import mask
 
 class NamespaceSerializer(ModelSerializer):
     path = serializers.CharField(max_length=255, validators=[validate_namespace_path])
-    parent = serializers.CharField(source="parent.path", read_only=True, default=None)
+    parent = serializers.SlugRelatedField(slug_field="path", read_only=True, allow_null=True)
 
     class Meta:
         model = Namespace
@@ -138,7 +138,7 @@ class CatalogModelSerializer(ModelSerializer):
     )
     data_sources = DataSourceReferenceSerializer(many=True, required=False)
     inference = InferenceSerializer(required=False)
-    source = GitSourceSerializer(source="*", read_only=True)
+    source = GitSourceSerializer(source="*", read_only=True, allow_null=True)
 
     class Meta:
         model = CatalogModel

@@ -94,8 +94,8 @@ class ModelVersionSerializer(ModelSerializer):
     status = serializers.ChoiceField(choices=VersionStatus.choices, required=False)
     tags = TagsField(required=False)
     aliases = serializers.SerializerMethodField()
-    registered_by = serializers.CharField(
-        source="registered_by.username", read_only=True, default=None,
+    registered_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True,
         help_text="The portal user who registered it.",
     )
     deployments = DeploymentSummarySerializer(
@@ -178,14 +178,16 @@ class ArtifactSerializer(ModelSerializer):
     file = serializers.FileField(write_only=True, required=False, use_url=False)
     stored = serializers.BooleanField(source="is_stored", read_only=True)
     download_url = serializers.SerializerMethodField()
-    registered_by = serializers.CharField(
-        source="registered_by.username", read_only=True, default=None)
+    registered_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True)
+    sha256 = serializers.CharField(read_only=True, allow_null=True,
+                                   help_text="Hex digest (uploads); null for links.")
 
     class Meta:
         model = Artifact
         fields = ["name", "uri", "file", "size", "sha256", "stored", "download_url",
                   "registered_by", "create_at"]
-        read_only_fields = ["size", "sha256", "create_at"]
+        read_only_fields = ["size", "create_at"]
 
     def to_representation(self, artifact):
         document = super().to_representation(artifact)

@@ -5,11 +5,12 @@ import datetime
 import pytest
 
 from catalog.models import DataSource
-from catalog.services import save_catalog_model, save_data_source
+from catalog.services import save_catalog_model, save_catalog_source, save_data_source
 from deployments.services import change_status, record_deployment
 from mlportal import audit
-from registry.models import Artifact, ModelVersion
+from registry.models import Alias, Artifact, ModelVersion
 
+WEBHOOK_SECRET = "planted-webhook-secret"
 PROD = "https://abc.execute-api.us-east-1.amazonaws.com/doc_classification_prod"
 STAGING = "https://abc.execute-api.us-east-1.amazonaws.com/doc_classification_staging"
 
@@ -81,3 +82,20 @@ def deployed(catalog, superuser):
                           environment="prod", deployment_method="lambda",
                           rolling_strategy="rolling", create_at=day(5, 1))
     return catalog
+
+
+@pytest.fixture
+def world(deployed, superuser, grant):
+    """Everything the API serves, so that every route with an id finds its row."""
+    version = ModelVersion.objects.get(catalog_model=deployed, model_version=2)
+    alias = Alias.objects.create(catalog_model=deployed, version=version, name="champion")
+    given = grant(superuser, "/abc_corp/claim")
+    source = save_catalog_source(repository="/nonexistent/cards", ref="main",
+                                 webhook_secret=WEBHOOK_SECRET)
+    ids = {
+        "namespaces": deployed.namespace.pk, "models": deployed.pk,
+        "data-sources": deployed.data_sources.first().pk, "versions": version.pk,
+        "deployments": deployed.deployments.first().pk, "aliases": alias.pk,
+        "grants": given.pk, "catalog-sources": source.pk,
+    }
+    return {"ids": ids, "version": version, "source": source}

@@ -10,15 +10,13 @@ from django.urls import resolve
 from rest_framework.test import APIClient
 
 from catalog.models import CatalogModel
-from catalog.services import save_catalog_source
 from mlportal.filters import MomentFilter
 from mlportal.models import ObjectChange
-from registry.models import Alias, ModelVersion
+from tests.mlportal.conftest import WEBHOOK_SECRET as SECRET
 from tests.routes import api_endpoints
 
 pytestmark = pytest.mark.django_db
 
-SECRET = "planted-webhook-secret"
 ROUTED = api_endpoints()
 # Actions that take no body: they never read one.
 BODILESS = ("/promote/", "/rollback/", "/deprecate/", "/sync/", "/revoke/")
@@ -39,23 +37,6 @@ def schema_document(schema_text):
 
 def connection_document(connection_text, name="deep source"):
     return f'{{"name": "{name}", "connection": {connection_text}}}'
-
-
-@pytest.fixture
-def world(deployed, superuser, grant):
-    """Everything the API serves, so that every route with an id finds its row."""
-    version = ModelVersion.objects.get(catalog_model=deployed, model_version=2)
-    alias = Alias.objects.create(catalog_model=deployed, version=version, name="champion")
-    given = grant(superuser, "/abc_corp/claim")
-    source = save_catalog_source(repository="/nonexistent/cards", ref="main",
-                                 webhook_secret=SECRET)
-    ids = {
-        "namespaces": deployed.namespace.pk, "models": deployed.pk,
-        "data-sources": deployed.data_sources.first().pk, "versions": version.pk,
-        "deployments": deployed.deployments.first().pk, "aliases": alias.pk,
-        "grants": given.pk, "catalog-sources": source.pk,
-    }
-    return {"ids": ids, "version": version, "source": source}
 
 
 def fill(route, world):

@@ -2,9 +2,11 @@ import functools
 
 from django.apps import apps
 from django.contrib import admin, messages
+from django.db import models
 from django.template.response import TemplateResponse
 
 from mlportal import access
+from mlportal.jsonvalues import JSONFormField
 from mlportal.models import Grant, ObjectChange, Token
 from mlportal.services import revoke_token, save_grant, save_new_token
 
@@ -50,6 +52,9 @@ class PortalModelAdmin(admin.ModelAdmin):
     cover, and pick (in a form's namespace, catalog model, ... field) only the rows it may
     write into.
     """
+
+    # JSON (connections, schemas) parsed without exhausting the stack (mlportal.jsonvalues).
+    formfield_overrides = {models.JSONField: {"form_class": JSONFormField}}
 
     def get_queryset(self, request):
         return access.restrict(super().get_queryset(request), request.user, "view")

@@ -29,7 +29,7 @@ from catalog.models import CatalogModel, CatalogSource, DataSource, Namespace
 from catalog.sync import sync_catalog_source
 from mlportal.api.base import PortalViewSet
 from mlportal.api.errors import Conflict, read_body
-from mlportal.api.parsers import MAX_BODY_DEPTH, too_deep
+from mlportal.jsonvalues import MAX_BODY_DEPTH, too_deep
 
 # Delivery ids of GitHub, Gitea and Forgejo (not signed: the body is what is checked).
 DELIVERY_HEADERS = ("X-GitHub-Delivery", "X-Gitea-Delivery", "X-Forgejo-Delivery")

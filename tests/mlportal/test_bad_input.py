@@ -6,10 +6,10 @@ import hmac
 import json
 
 import pytest
-from django.urls import resolve
+from django.urls import resolve, reverse
 from rest_framework.test import APIClient
 
-from catalog.models import CatalogModel
+from catalog.models import CatalogModel, DataSource
 from mlportal.filters import MomentFilter
 from mlportal.models import ObjectChange
 from tests.mlportal.conftest import WEBHOOK_SECRET as SECRET
@@ -232,3 +232,18 @@ def test_a_schema_that_refers_inside_itself_is_kept(world, admin_api):
     assert checked.json()["valid"] is False
     assert checked.json()["errors"][0]["path"] == "amount"
 
+
+
+@pytest.mark.parametrize("connection", [DEEP_ARRAY, nested(900, "a"), nested(20, "a"),
+                                        '{"host": "db\\u0000"}'])
+def test_the_admin_refuses_a_connection_it_cannot_keep_with_a_message(client, superuser,
+                                                                      connection):
+    client.force_login(superuser)
+
+    response = client.post(reverse("admin:catalog_datasource_add"), {
+        "name": "deep", "type": "", "description": "", "owner": "", "connection": connection})
+
+    assert response.status_code == 200  # the form again, with the error
+    errors = response.context["adminform"].form.errors
+    assert "connection" in errors, errors
+    assert not DataSource.objects.filter(name="deep").exists()

@@ -14,7 +14,9 @@ UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 MAX_BODY_DEPTH = 256
 
 # Brackets outside strings, and the strings themselves (to skip them, and to know the keys).
-_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+# Possessive, and the closing quote optional: an unterminated string is one token to the end,
+# so that the scan stays linear whatever the text.
+_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*+"?|[\[\]{}]')
 
 
 def too_deep(raw, limit=MAX_BODY_DEPTH):

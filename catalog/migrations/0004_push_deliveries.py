@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('catalog', '0002_model_cards_in_git'),
+        ('catalog', '0003_mask_url_passwords_in_audit_rows'),
     ]
 
     operations = [

@@ -8,7 +8,7 @@ from catalog.models import DataSource
 from catalog.services import save_catalog_model, save_catalog_source, save_data_source
 from deployments.services import change_status, record_deployment
 from mlportal import audit
-from registry.models import Alias, Artifact, ModelVersion
+from registry.models import Alias, Artifact, ModelTag, ModelVersion
 
 WEBHOOK_SECRET = "planted-webhook-secret"
 PROD = "https://abc.execute-api.us-east-1.amazonaws.com/doc_classification_prod"
@@ -89,6 +89,7 @@ def world(deployed, superuser, grant):
     """Everything the API serves, so that every route with an id finds its row."""
     version = ModelVersion.objects.get(catalog_model=deployed, model_version=2)
     alias = Alias.objects.create(catalog_model=deployed, version=version, name="champion")
+    tag = ModelTag.objects.create(catalog_model=deployed, key="team", value="claims")
     given = grant(superuser, "/abc_corp/claim")
     source = save_catalog_source(repository="/nonexistent/cards", ref="main",
                                  webhook_secret=WEBHOOK_SECRET)
@@ -96,6 +97,6 @@ def world(deployed, superuser, grant):
         "namespaces": deployed.namespace.pk, "models": deployed.pk,
         "data-sources": deployed.data_sources.first().pk, "versions": version.pk,
         "deployments": deployed.deployments.first().pk, "aliases": alias.pk,
-        "grants": given.pk, "catalog-sources": source.pk,
+        "grants": given.pk, "catalog-sources": source.pk, "model-tags": tag.pk,
     }
     return {"ids": ids, "version": version, "source": source}

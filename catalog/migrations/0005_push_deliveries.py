@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('catalog', '0003_mask_url_passwords_in_audit_rows'),
+        ('catalog', '0004_catalog_syncs'),
     ]
 
     operations = [

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('mlportal', '0004_grant'),
+        ('mlportal', '0005_events_and_webhooks'),
     ]
 
     operations = [

@@ -221,8 +221,8 @@ class CatalogSyncSerializer(ModelSerializer):
     source = serializers.PrimaryKeyRelatedField(read_only=True)
     repository = serializers.CharField(source="source.repository", read_only=True)
     ref = serializers.CharField(source="source.ref", read_only=True)
-    requested_by = serializers.CharField(source="requested_by.username", read_only=True,
-                                         default=None)
+    requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True,
+                                                allow_null=True)
 
     class Meta:
         model = CatalogSync

@@ -8,6 +8,7 @@ from catalog.models import DataSource
 from catalog.services import save_catalog_model, save_catalog_source, save_data_source
 from deployments.services import change_status, record_deployment
 from mlportal import audit
+from mlportal.services import save_subscription
 from registry.models import Alias, Artifact, ModelTag, ModelVersion
 
 WEBHOOK_SECRET = "planted-webhook-secret"
@@ -90,6 +91,7 @@ def world(deployed, superuser, grant):
     version = ModelVersion.objects.get(catalog_model=deployed, model_version=2)
     alias = Alias.objects.create(catalog_model=deployed, version=version, name="champion")
     tag = ModelTag.objects.create(catalog_model=deployed, key="team", value="claims")
+    subscription = save_subscription(url="https://hooks.example.com/portal", user=superuser)
     given = grant(superuser, "/abc_corp/claim")
     source = save_catalog_source(repository="/nonexistent/cards", ref="main",
                                  webhook_secret=WEBHOOK_SECRET)
@@ -98,5 +100,6 @@ def world(deployed, superuser, grant):
         "data-sources": deployed.data_sources.first().pk, "versions": version.pk,
         "deployments": deployed.deployments.first().pk, "aliases": alias.pk,
         "grants": given.pk, "catalog-sources": source.pk, "model-tags": tag.pk,
+        "webhooks": subscription.pk,
     }
     return {"ids": ids, "version": version, "source": source}

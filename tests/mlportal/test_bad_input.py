@@ -19,7 +19,8 @@ pytestmark = pytest.mark.django_db
 
 ROUTED = api_endpoints()
 # Actions that take no body: they never read one.
-BODILESS = ("/promote/", "/rollback/", "/deprecate/", "/sync/", "/revoke/")
+BODILESS = ("/promote/", "/rollback/", "/deprecate/", "/sync/", "/revoke/", "/redeliver/",
+            "/test/")
 DEEP_ARRAY = "[" * 1000 + "]" * 1000
 TOO_BIG = 2_147_483_648  # 2**31: PostgreSQL's integer stops one below
 

@@ -16,7 +16,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.config import SchemathesisConfig
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
-from catalog.models import CatalogSource
+from catalog.models import CatalogSource, CatalogSync
 from mlportal.models import ObjectChange, Token
 from mlportal.services import save_new_token
 from mlportal.wsgi import application
@@ -62,8 +62,9 @@ def ids(world, superuser, tmp_path):
     CatalogSource.objects.filter(pk=world["source"].pk).update(repository=str(tmp_path))
     spare = Token(user=superuser, description="revoked by the tests")
     save_new_token(spare)
+    sync = CatalogSync.objects.create(source=world["source"], trigger="api")
     return {**world["ids"], "tokens": spare.pk, "changes": ObjectChange.objects.first().pk,
-            "version_pk": world["version"].pk, "name": "trained"}
+            "version_pk": world["version"].pk, "name": "trained", "catalog-syncs": sync.pk}
 
 
 def _with_rows(case, ids):

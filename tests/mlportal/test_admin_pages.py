@@ -9,10 +9,11 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from catalog.models import CatalogModel, CatalogSource
-from catalog.services import save_catalog_model, save_grant
+from catalog.services import request_sync, save_catalog_model, save_grant
+from catalog.tasks import run_catalog_sync
 from deployments.services import record_deployment
 from mlportal.models import ObjectChange, Token
-from mlportal.services import save_new_token
+from mlportal.services import save_new_token, save_subscription, send_test_event
 from registry.services import link_artifact, register_version, set_alias, set_model_tag
 
 pytestmark = pytest.mark.django_db
@@ -45,7 +46,13 @@ def every_model(catalog, admin_user, django_user_model):
     group = Group.objects.create(name="team0")
     save_grant(namespace="/team0", group=group, role="editor")
     save_new_token(Token(user=admin_user))
-    CatalogSource.objects.create(repository="https://git.example.com/cards.git", ref="main")
+    source = CatalogSource.objects.create(repository="https://git.example.com/cards.git",
+                                          ref="main")
+    # A sync, its task on the queue, a webhook subscription and a delivery (no worker runs).
+    sync = request_sync(source=source, trigger="admin", user=admin_user)
+    run_catalog_sync.enqueue(sync.pk)
+    subscription = save_subscription(namespace="/team0", url="https://hooks.example.com/in")
+    send_test_event(subscription=subscription)
 
 
 def registered():

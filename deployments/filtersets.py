@@ -5,13 +5,13 @@ from deployments.models import ACTIVE, Deployment
 from mlportal.filters import (
     MomentFilter,
     NumberFilter,
+    PortalFilterSet,
     TextSearchFilter,
     WithinNamespaceFilter,
-    moment_range,
 )
 
 
-class DeploymentFilterSet(django_filters.FilterSet):
+class DeploymentFilterSet(PortalFilterSet):
     namespace = django_filters.CharFilter(field_name="catalog_model__namespace__path")
     within = WithinNamespaceFilter(field_name="catalog_model__namespace__path")
     model_name = django_filters.CharFilter(field_name="catalog_model__model_name")
@@ -32,11 +32,11 @@ class DeploymentFilterSet(django_filters.FilterSet):
     q = TextSearchFilter(search_fields=[
         "endpoint", "environment", "catalog_model__model_name", "catalog_model__namespace__path",
     ])
-    create_at_after, create_at_before = moment_range("create_at")
     ordering = django_filters.OrderingFilter(
         fields=["create_at", "deployment_id", "endpoint", "environment", "status",
                 "active_from", "active_until", "update_at"]
     )
+    update_at_after = update_at_before = None  # not filtered by update time
 
     class Meta:
         model = Deployment

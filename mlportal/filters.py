@@ -109,3 +109,12 @@ class NumberFilter(django_filters.NumberFilter):
     is a 400 naming the parameter."""
 
     field_class = NumberField
+
+
+class PortalFilterSet(django_filters.FilterSet):
+    """Base of the FilterSets of every resource: the `create_at` and `update_at` ranges
+    (`?create_at_after=...&create_at_before=...`). A resource whose rows are not filtered by
+    update time sets `update_at_after = update_at_before = None`."""
+
+    create_at_after, create_at_before = moment_range("create_at")
+    update_at_after, update_at_before = moment_range("update_at")

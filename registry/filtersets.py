@@ -3,15 +3,15 @@ from django.db.models import Q
 
 from mlportal.filters import (
     NumberFilter,
+    PortalFilterSet,
     TextSearchFilter,
     WithinNamespaceFilter,
-    moment_range,
 )
 from registry.choices import VersionStatus
 from registry.models import Alias, Artifact, ModelTag, ModelVersion
 
 
-class ModelVersionFilterSet(django_filters.FilterSet):
+class ModelVersionFilterSet(PortalFilterSet):
     namespace = django_filters.CharFilter(field_name="catalog_model__namespace__path")
     within = WithinNamespaceFilter(field_name="catalog_model__namespace__path")
     model_name = django_filters.CharFilter(field_name="catalog_model__model_name")
@@ -24,8 +24,6 @@ class ModelVersionFilterSet(django_filters.FilterSet):
     q = TextSearchFilter(search_fields=[
         "description", "created_by", "catalog_model__model_name", "catalog_model__namespace__path",
     ])
-    create_at_after, create_at_before = moment_range("create_at")
-    update_at_after, update_at_before = moment_range("update_at")
     ordering = django_filters.OrderingFilter(fields=[
         ("catalog_model__namespace__path", "namespace"),
         ("catalog_model__model_name", "model_name"),
@@ -44,13 +42,13 @@ class ModelVersionFilterSet(django_filters.FilterSet):
 
 
 
-class ArtifactFilterSet(django_filters.FilterSet):
+class ArtifactFilterSet(PortalFilterSet):
     name = django_filters.CharFilter()
     stored = django_filters.BooleanFilter(method="filter_stored", label="Uploaded (not linked)")
     sha256 = django_filters.CharFilter(lookup_expr="iexact")
     q = TextSearchFilter(search_fields=["name", "uri"])
-    create_at_after, create_at_before = moment_range("create_at")
     ordering = django_filters.OrderingFilter(fields=["name", "size", "create_at"])
+    update_at_after = update_at_before = None  # not filtered by update time
 
     class Meta:
         model = Artifact
@@ -61,7 +59,7 @@ class ArtifactFilterSet(django_filters.FilterSet):
 
 
 
-class AliasFilterSet(django_filters.FilterSet):
+class AliasFilterSet(PortalFilterSet):
     namespace = django_filters.CharFilter(field_name="catalog_model__namespace__path")
     model_name = django_filters.CharFilter(field_name="catalog_model__model_name")
     alias = django_filters.CharFilter(field_name="name")
@@ -69,8 +67,6 @@ class AliasFilterSet(django_filters.FilterSet):
     q = TextSearchFilter(search_fields=[
         "name", "catalog_model__model_name", "catalog_model__namespace__path",
     ])
-    create_at_after, create_at_before = moment_range("create_at")
-    update_at_after, update_at_before = moment_range("update_at")
     ordering = django_filters.OrderingFilter(fields=[
         ("catalog_model__namespace__path", "namespace"),
         ("catalog_model__model_name", "model_name"),

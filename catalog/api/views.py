@@ -11,18 +11,20 @@ from rest_framework.response import Response
 
 from catalog import services
 from catalog.api.serializers import (
-    CatalogModelSerializer,
     CatalogSourceSerializer,
     CatalogSyncSerializer,
     DataSourceSerializer,
+    GrantSerializer,
     NamespaceSerializer,
     ValidateInputSerializer,
 )
+from catalog.documents import CatalogModelSerializer
 from catalog.filtersets import (
     CatalogModelFilterSet,
     CatalogSourceFilterSet,
     CatalogSyncFilterSet,
     DataSourceFilterSet,
+    GrantFilterSet,
     NamespaceFilterSet,
 )
 from catalog.jsonschemas import instance_errors
@@ -31,6 +33,7 @@ from catalog.services import request_sync
 from mlportal.api.base import PortalViewSet, ReadOnlyPortalViewSet
 from mlportal.api.errors import Conflict, read_body
 from mlportal.jsonvalues import MAX_BODY_DEPTH, too_deep
+from mlportal.models import Grant
 
 # Delivery ids of GitHub, Gitea and Forgejo (not signed: the body is what is checked).
 DELIVERY_HEADERS = ("X-GitHub-Delivery", "X-Gitea-Delivery", "X-Forgejo-Delivery")
@@ -157,3 +160,9 @@ class CatalogSyncViewSet(ReadOnlyPortalViewSet):
     queryset = CatalogSync.objects.select_related("source", "requested_by")
     serializer_class = CatalogSyncSerializer
     filterset_class = CatalogSyncFilterSet
+
+
+class GrantViewSet(PortalViewSet):
+    queryset = Grant.objects.select_related("namespace", "user", "group")
+    serializer_class = GrantSerializer
+    filterset_class = GrantFilterSet

@@ -31,7 +31,9 @@ class NumberField(serializers.IntegerField):
         super().__init__(**kwargs)
 
 
-class ModelSerializer(serializers.ModelSerializer):
+# DRF's ModelSerializer with the portal's timestamps and its access check on save. (A comment,
+# not a docstring: the OpenAPI schema would describe every resource without one by it.)
+class PortalModelSerializer(serializers.ModelSerializer):
     serializer_field_mapping = {
         **serializers.ModelSerializer.serializer_field_mapping,
         models.DateTimeField: Timestamp,
@@ -51,6 +53,8 @@ class ModelSerializer(serializers.ModelSerializer):
         return super().save(**kwargs)
 
 
+# The docstring describes every resource without one in the OpenAPI schema: the serializer's
+# save it names is PortalModelSerializer.save.
 class PortalViewSet(viewsets.ModelViewSet):
     """Base of every API resource: rows pass through the access rule; writes are atomic.
 

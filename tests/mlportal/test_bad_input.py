@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 from catalog.models import CatalogModel, DataSource
 from mlportal.filters import MomentFilter
 from mlportal.models import ObjectChange
-from tests.mlportal.conftest import WEBHOOK_SECRET as SECRET
+from tests.helpers import WEBHOOK_SECRET as SECRET
 from tests.routes import api_endpoints
 
 pytestmark = pytest.mark.django_db

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('mlportal', '0005_events_and_webhooks'),
+        ('mlportal', '0006_objectchange_related_object'),
     ]
 
     operations = [

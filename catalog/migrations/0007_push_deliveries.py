@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('catalog', '0004_catalog_syncs'),
+        ('catalog', '0006_search_indexes'),
     ]
 
     operations = [

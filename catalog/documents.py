@@ -2,11 +2,13 @@
 reader for the API (catalog.api) and for the model cards in Git (catalog.sync), so that the
 Git sync does not depend on the API layer."""
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from catalog import services
 from catalog.models import CatalogModel
 from catalog.validators import (
+    validate_connection,
     validate_http_url,
     validate_json_schema,
     validate_model_name,
@@ -23,6 +25,10 @@ class ConnectionField(serializers.JSONField):
         value = super().to_internal_value(data)
         if not isinstance(value, dict):
             raise serializers.ValidationError("The connection is a JSON object.")
+        try:
+            validate_connection(value)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.messages) from exc
         return value
 
     def to_representation(self, value):
@@ -89,7 +95,7 @@ class CatalogModelSerializer(PortalModelSerializer):
     )
     data_sources = DataSourceReferenceSerializer(many=True, required=False)
     inference = InferenceSerializer(required=False)
-    source = GitSourceSerializer(source="*", read_only=True)
+    source = GitSourceSerializer(source="*", read_only=True, allow_null=True)
 
     class Meta:
         model = CatalogModel

@@ -9,7 +9,12 @@ from catalog.models import (
     SyncStatus,
 )
 from mlportal.choices import Role
-from mlportal.filters import PortalFilterSet, TextSearchFilter, WithinNamespaceFilter
+from mlportal.filters import (
+    PortalFilterSet,
+    TextSearchFilter,
+    WithinNamespaceFilter,
+    moment_range,
+)
 from mlportal.models import Grant
 
 
@@ -92,7 +97,7 @@ class CatalogSyncFilterSet(django_filters.FilterSet):
     source = django_filters.NumberFilter(field_name="source_id")
     status = django_filters.ChoiceFilter(choices=SyncStatus.choices)
     trigger = django_filters.CharFilter()
-    queued_at = django_filters.IsoDateTimeFromToRangeFilter()
+    queued_at_after, queued_at_before = moment_range("queued_at")
     ordering = django_filters.OrderingFilter(fields=["queued_at", "started_at", "finished_at"])
 
     class Meta:

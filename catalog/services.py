@@ -1,10 +1,11 @@
 """Catalog workflows, and the grants on its namespaces. The API, the admin, the demo loader
 and the Git sync (catalog.sync) call these."""
 
+import hashlib
 from datetime import timedelta
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from catalog.models import (
@@ -13,6 +14,7 @@ from catalog.models import (
     CatalogSync,
     DataSource,
     Namespace,
+    PushDelivery,
     SyncStatus,
 )
 from catalog.validators import validate_namespace_path
@@ -233,3 +235,21 @@ def request_sync(*, source, trigger, user=None):
         requested_by=user if user is not None and user.is_authenticated else None)
     transaction.on_commit(lambda: run_catalog_sync.enqueue(sync.pk), robust=True)
     return sync
+
+
+class ReplayedDelivery(Exception):
+    """A push webhook delivery (its body, or its delivery id) that a source took before."""
+
+
+def record_push_delivery(*, source, body, delivery_id=""):
+    """Note that `source` takes this signed push delivery; ReplayedDelivery if it took the same
+    body or delivery id before."""
+    try:
+        with transaction.atomic():
+            return PushDelivery.objects.create(
+                source=source, body_sha256=hashlib.sha256(body).hexdigest(),
+                delivery_id=delivery_id[:100])
+    except IntegrityError as exc:
+        raise ReplayedDelivery(
+            "This delivery was taken before (the same body or delivery id): a replay is "
+            "refused. Push again to sync.") from exc

@@ -2,15 +2,22 @@ import django_filters
 
 from deployments.choices import DeploymentMethod, DeploymentStatus, DriftKind, RollingStrategy
 from deployments.models import ACTIVE, CloudAccount, Deployment, DriftFinding
-from mlportal.filters import PortalFilterSet, TextSearchFilter, WithinNamespaceFilter
+from mlportal.filters import (
+    MomentFilter,
+    NumberFilter,
+    PortalFilterSet,
+    TextSearchFilter,
+    WithinNamespaceFilter,
+    moment_range,
+)
 
 
 class DeploymentFilterSet(PortalFilterSet):
     namespace = django_filters.CharFilter(field_name="catalog_model__namespace__path")
     within = WithinNamespaceFilter(field_name="catalog_model__namespace__path")
     model_name = django_filters.CharFilter(field_name="catalog_model__model_name")
-    model_version = django_filters.NumberFilter(field_name="model_version__model_version")
-    deployment_id = django_filters.NumberFilter()
+    model_version = NumberFilter(field_name="model_version__model_version")
+    deployment_id = NumberFilter()
     endpoint = django_filters.CharFilter()
     environment = django_filters.CharFilter()
     deployment_method = django_filters.ChoiceFilter(choices=DeploymentMethod.choices)
@@ -21,7 +28,7 @@ class DeploymentFilterSet(PortalFilterSet):
     active = django_filters.ChoiceFilter(
         choices=[("true", "true"), ("false", "false")], method="filter_active", label="Runs now"
     )
-    active_at = django_filters.IsoDateTimeFilter(
+    active_at = MomentFilter(
         method="filter_active_at", label="Ran at this time (ISO 8601)"
     )
     q = TextSearchFilter(search_fields=[
@@ -31,7 +38,7 @@ class DeploymentFilterSet(PortalFilterSet):
         fields=["create_at", "deployment_id", "endpoint", "environment", "status",
                 "active_from", "active_until", "update_at"]
     )
-    update_at = None  # not filtered by update time
+    update_at_after = update_at_before = None  # not filtered by update time
 
     class Meta:
         model = Deployment
@@ -71,10 +78,10 @@ class DriftFindingFilterSet(PortalFilterSet):
     state = django_filters.ChoiceFilter(
         choices=[("open", "open"), ("resolved", "resolved")], method="filter_state",
         label="Open or resolved")
-    opened_at = django_filters.IsoDateTimeFromToRangeFilter()
+    opened_at_after, opened_at_before = moment_range("opened_at")
     # A finding is opened and resolved, not created and updated.
-    create_at = None
-    update_at = None
+    create_at_after = create_at_before = None
+    update_at_after = update_at_before = None
     ordering = django_filters.OrderingFilter(fields=["opened_at", "resolved_at", "kind"])
 
     class Meta:

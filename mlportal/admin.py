@@ -3,6 +3,7 @@ import functools
 from django import forms
 from django.apps import apps
 from django.contrib import admin, messages
+from django.db import models
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
@@ -10,6 +11,7 @@ from django.utils.html import format_html
 from mlportal import access
 from mlportal.events import EVENT_TYPES
 from mlportal.fields import encrypted_field_names, secret_display_name
+from mlportal.jsonvalues import JSONFormField
 from mlportal.models import (
     Event,
     ObjectChange,
@@ -124,6 +126,9 @@ class PortalModelAdmin(MaskedSecretsMixin, admin.ModelAdmin):
     cover, and pick (in a form's namespace, catalog model, ... field) only the rows it may
     write into.
     """
+
+    # JSON (connections, schemas) parsed without exhausting the stack (mlportal.jsonvalues).
+    formfield_overrides = {models.JSONField: {"form_class": JSONFormField}}
 
     def get_queryset(self, request):
         return access.restrict(super().get_queryset(request), request.user, "view")

@@ -4,13 +4,12 @@ import django_filters
 from django import forms
 from django.apps import apps
 from django.contrib.contenttypes.models import ContentType
-from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
 from mlportal.choices import ChangeAction
-from mlportal.filters import PortalFilterSet, TextSearchFilter, WithinNamespaceFilter
+from mlportal.filters import PortalFilterSet, TextSearchFilter, WithinNamespaceFilter, to_utc
 from mlportal.models import (
     DeliveryStatus,
     ObjectChange,
@@ -47,9 +46,7 @@ class DateOrDateTimeField(forms.Field):
             return datetime.datetime.combine(day, datetime.time(), datetime.UTC), True
         if moment is None:
             raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
-        if timezone.is_naive(moment):
-            moment = moment.replace(tzinfo=datetime.UTC)
-        return moment, False
+        return to_utc(moment), False
 
 
 class SinceFilter(django_filters.Filter):
@@ -74,6 +71,8 @@ class UntilFilter(django_filters.Filter):
             return qs
         moment, date_only = value
         if date_only:
+            if moment.date() == datetime.date.max:  # until the end of 9999-12-31: no bound
+                return qs
             return qs.filter(**{f"{self.field_name}__lt": moment + datetime.timedelta(days=1)})
         return qs.filter(**{f"{self.field_name}__lte": moment})
 
@@ -128,7 +127,7 @@ class TokenFilterSet(PortalFilterSet):
     ordering = django_filters.OrderingFilter(
         fields=["create_at", "expires_at", "last_used_at", "revoked_at"]
     )
-    update_at = None  # not filtered by update time
+    update_at_after = update_at_before = None  # not filtered by update time
 
     class Meta:
         model = Token
@@ -139,12 +138,11 @@ class TokenFilterSet(PortalFilterSet):
         return queryset.filter(pk__in=usable) if value else queryset.exclude(pk__in=usable)
 
 
-class WebhookSubscriptionFilterSet(django_filters.FilterSet):
+class WebhookSubscriptionFilterSet(PortalFilterSet):
     namespace = django_filters.CharFilter(field_name="namespace__path")
     within = WithinNamespaceFilter(field_name="namespace__path")
     active = django_filters.BooleanFilter()
     q = TextSearchFilter(search_fields=["url", "description"])
-    create_at = django_filters.IsoDateTimeFromToRangeFilter()
     ordering = django_filters.OrderingFilter(
         fields=[("namespace__path", "namespace"), "url", "create_at", "update_at"])
 
@@ -153,11 +151,11 @@ class WebhookSubscriptionFilterSet(django_filters.FilterSet):
         fields = []
 
 
-class WebhookDeliveryFilterSet(django_filters.FilterSet):
+class WebhookDeliveryFilterSet(PortalFilterSet):
     status = django_filters.ChoiceFilter(choices=DeliveryStatus.choices)
     event_type = django_filters.CharFilter(field_name="event__type")
     event = django_filters.UUIDFilter(field_name="event_id")
-    create_at = django_filters.IsoDateTimeFromToRangeFilter()
+    update_at_after = update_at_before = None  # not filtered by update time
 
     class Meta:
         model = WebhookDelivery

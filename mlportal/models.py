@@ -416,3 +416,21 @@ class WebhookDelivery(models.Model):
 
     def __str__(self):
         return f"{self.event.type} to {self.subscription.url}: {self.status}"
+
+
+class SignInFailures(models.Model):
+    """Failed sign-ins of one client address in the current window (mlportal.throttling).
+
+    Kept in the database so that every worker process and machine counts together; changed
+    only by single UPDATE statements, so that concurrent sign-ins cannot slip past the limit.
+    """
+
+    address = models.CharField(max_length=100, unique=True)
+    window_start = models.DateTimeField()
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name_plural = "sign-in failures"
+
+    def __str__(self):
+        return f"{self.address}: {self.count} since {self.window_start:%Y-%m-%d %H:%M:%S}"

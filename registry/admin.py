@@ -9,6 +9,7 @@ from django.utils.html import format_html
 
 from mlportal import access
 from mlportal.admin import PortalInline, PortalModelAdmin, ReadOnlyAdminMixin, ReadOnlyInline
+from mlportal.filters import MAX_INTEGER
 from registry import services
 from registry.models import Alias, Artifact, ModelTag, ModelVersion, Tag
 from registry.validators import validate_alias_name, validate_artifact_name
@@ -42,7 +43,8 @@ class TagInline(PortalInline):
 
 class ModelVersionForm(forms.ModelForm):
     model_version = forms.IntegerField(
-        required=False, min_value=1, help_text="Empty: the next number of this model."
+        required=False, min_value=1, max_value=MAX_INTEGER,
+        help_text="Empty: the next number of this model."
     )
 
     class Meta:

@@ -1,7 +1,12 @@
 import django_filters
 from django.db.models import Q
 
-from mlportal.filters import PortalFilterSet, TextSearchFilter, WithinNamespaceFilter
+from mlportal.filters import (
+    NumberFilter,
+    PortalFilterSet,
+    TextSearchFilter,
+    WithinNamespaceFilter,
+)
 from registry.choices import VersionStatus
 from registry.models import Alias, Artifact, ModelTag, ModelVersion
 
@@ -10,7 +15,7 @@ class ModelVersionFilterSet(PortalFilterSet):
     namespace = django_filters.CharFilter(field_name="catalog_model__namespace__path")
     within = WithinNamespaceFilter(field_name="catalog_model__namespace__path")
     model_name = django_filters.CharFilter(field_name="catalog_model__model_name")
-    model_version = django_filters.NumberFilter()
+    model_version = NumberFilter()
     created_by = django_filters.CharFilter()
     registered_by = django_filters.CharFilter(field_name="registered_by__username")
     alias = django_filters.CharFilter(field_name="aliases__name", distinct=True)
@@ -43,7 +48,7 @@ class ArtifactFilterSet(PortalFilterSet):
     sha256 = django_filters.CharFilter(lookup_expr="iexact")
     q = TextSearchFilter(search_fields=["name", "uri"])
     ordering = django_filters.OrderingFilter(fields=["name", "size", "create_at"])
-    update_at = None  # not filtered by update time
+    update_at_after = update_at_before = None  # not filtered by update time
 
     class Meta:
         model = Artifact
@@ -58,7 +63,7 @@ class AliasFilterSet(PortalFilterSet):
     namespace = django_filters.CharFilter(field_name="catalog_model__namespace__path")
     model_name = django_filters.CharFilter(field_name="catalog_model__model_name")
     alias = django_filters.CharFilter(field_name="name")
-    model_version = django_filters.NumberFilter(field_name="version__model_version")
+    model_version = NumberFilter(field_name="version__model_version")
     q = TextSearchFilter(search_fields=[
         "name", "catalog_model__model_name", "catalog_model__namespace__path",
     ])

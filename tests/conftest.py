@@ -10,14 +10,20 @@ from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from catalog.models import DataSource
-from catalog.services import save_catalog_model, save_data_source, save_grant
+from catalog.services import (
+    save_catalog_model,
+    save_catalog_source,
+    save_data_source,
+    save_grant,
+)
+from deployments.models import CloudAccount, DriftFinding
 from deployments.services import change_status, record_deployment
 from mlportal import access, audit
 from mlportal.models import Token
-from mlportal.services import save_new_token
-from registry.models import Artifact, ModelVersion
+from mlportal.services import save_new_token, save_subscription
+from registry.models import Alias, Artifact, ModelTag, ModelVersion
 from tests.aws import aws, moto_server  # noqa: F401 (fixtures: AWS as moto's server)
-from tests.helpers import PROD, STAGING, day
+from tests.helpers import PROD, STAGING, WEBHOOK_SECRET, day
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -51,7 +57,7 @@ def _fast_password_hashing(settings):
 
 @pytest.fixture(autouse=True)
 def _clear_cache():
-    # Login throttling counts in the cache; each test starts with a clean slate.
+    # Each test starts with a clean cache.
     cache.clear()
     yield
     cache.clear()
@@ -217,6 +223,33 @@ def deployed(catalog, superuser):
                           environment="prod", deployment_method="lambda",
                           rolling_strategy="rolling", create_at=day(5, 1))
     return catalog
+
+
+@pytest.fixture
+def world(deployed, superuser, grant):
+    """Everything the API serves, so that every route with an id finds its row."""
+    version = ModelVersion.objects.get(catalog_model=deployed, model_version=2)
+    alias = Alias.objects.create(catalog_model=deployed, version=version, name="champion")
+    tag = ModelTag.objects.create(catalog_model=deployed, key="team", value="claims")
+    subscription = save_subscription(url="https://hooks.example.com/portal", user=superuser)
+    given = grant(superuser, "/abc_corp/claim")
+    source = save_catalog_source(repository="/nonexistent/cards", ref="main",
+                                 webhook_secret=WEBHOOK_SECRET)
+    account = CloudAccount.objects.create(
+        name="prod", account_id="123456789012", regions="us-east-1",
+        role_arn="arn:aws:iam::123456789012:role/mlportal-reader")
+    deployment = deployed.deployments.first()
+    finding = DriftFinding.objects.create(
+        account=account, deployment=deployment, kind="env_added", subject="NEW",
+        expected="(not recorded)", found="1", key=f"env_added|{deployment.pk}||NEW")
+    ids = {
+        "namespaces": deployed.namespace.pk, "models": deployed.pk,
+        "data-sources": deployed.data_sources.first().pk, "versions": version.pk,
+        "deployments": deployed.deployments.first().pk, "aliases": alias.pk,
+        "grants": given.pk, "catalog-sources": source.pk, "model-tags": tag.pk,
+        "webhooks": subscription.pk, "cloud-accounts": account.pk, "drift": finding.pk,
+    }
+    return {"ids": ids, "version": version, "source": source}
 
 
 @pytest.fixture

@@ -86,3 +86,5 @@ def s3_storage_settings(endpoint, bucket, **options):
             "transfer_config": settings.ARTIFACT_TRANSFER_CONFIG, **S3_CREDENTIALS, **options,
         },
     }
+
+WEBHOOK_SECRET = "planted-webhook-secret"

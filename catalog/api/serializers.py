@@ -14,7 +14,7 @@ from mlportal.models import Grant
 
 class NamespaceSerializer(PortalModelSerializer):
     path = serializers.CharField(max_length=255, validators=[validate_namespace_path])
-    parent = serializers.CharField(source="parent.path", read_only=True, default=None)
+    parent = serializers.SlugRelatedField(slug_field="path", read_only=True, allow_null=True)
 
     class Meta:
         model = Namespace
@@ -153,8 +153,8 @@ class CatalogSyncSerializer(PortalModelSerializer):
     source = serializers.PrimaryKeyRelatedField(read_only=True)
     repository = serializers.CharField(source="source.repository", read_only=True)
     ref = serializers.CharField(source="source.ref", read_only=True)
-    requested_by = serializers.CharField(source="requested_by.username", read_only=True,
-                                         default=None)
+    requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True,
+                                                allow_null=True)
 
     class Meta:
         model = CatalogSync

@@ -7,7 +7,7 @@ from deployments import services
 from deployments.choices import DeploymentMethod, DeploymentStatus, RollingStrategy, describe
 from deployments.models import CloudAccount, Deployment, DriftFinding, StatusChange
 from deployments.validators import validate_variable_name
-from mlportal.api.base import PortalModelSerializer, Timestamp
+from mlportal.api.base import NumberField, PortalModelSerializer, Timestamp
 from registry.api.serializers import ModelVersionSerializer
 from registry.services import find_version
 
@@ -54,9 +54,9 @@ class DeploymentSerializer(PortalModelSerializer):
 
     namespace = serializers.CharField(source="catalog_model.namespace.path", max_length=255)
     model_name = serializers.CharField(source="catalog_model.model_name", max_length=200)
-    model_version = serializers.IntegerField(source="model_version.model_version", min_value=1)
-    deployment_id = serializers.IntegerField(
-        min_value=1, required=False,
+    model_version = NumberField(source="model_version.model_version")
+    deployment_id = NumberField(
+        required=False,
         help_text="1, 2, 3, ... per model; assigned by the server when left out.",
     )
     create_at = Timestamp(required=False)
@@ -202,7 +202,7 @@ class DriftFindingSerializer(PortalModelSerializer):
     endpoint = serializers.CharField(source="deployment.endpoint", read_only=True, default=None)
     found_version = FoundVersionField(read_only=True)
     state = serializers.SerializerMethodField()
-    last_checked_at = Timestamp(source="account.last_checked_at", read_only=True)
+    last_checked_at = Timestamp(source="account.last_checked_at", read_only=True, allow_null=True)
 
     class Meta:
         model = DriftFinding

@@ -7,6 +7,7 @@ from rest_framework import serializers, status, viewsets
 from rest_framework.response import Response
 
 from mlportal import access
+from mlportal.filters import MAX_INTEGER
 
 
 class Timestamp(serializers.DateTimeField):
@@ -17,6 +18,17 @@ class Timestamp(serializers.DateTimeField):
             return None
         value = self.enforce_timezone(value).astimezone(datetime.UTC)
         return value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class NumberField(serializers.IntegerField):
+    """A number the portal counts with (a version number, a deployment id): 1 to 2147483647
+    (PostgreSQL's integer) unless told otherwise, so that a larger one is a 400 naming the
+    field rather than a database error."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", MAX_INTEGER)
+        super().__init__(**kwargs)
 
 
 # DRF's ModelSerializer with the portal's timestamps and its access check on save. (A comment,

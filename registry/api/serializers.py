@@ -3,7 +3,7 @@ from django.urls import reverse
 from rest_framework import serializers
 
 from catalog.validators import validate_model_name, validate_namespace_path
-from mlportal.api.base import PortalModelSerializer, Timestamp
+from mlportal.api.base import NumberField, PortalModelSerializer, Timestamp
 from registry import services
 from registry.choices import VersionStatus
 from registry.models import Alias, Artifact, ModelTag, ModelVersion
@@ -82,8 +82,8 @@ class ModelVersionSerializer(PortalModelSerializer):
     model_name = serializers.CharField(
         source="catalog_model.model_name", max_length=200, validators=[validate_model_name]
     )
-    model_version = serializers.IntegerField(
-        min_value=1, max_value=2_147_483_647, required=False,
+    model_version = NumberField(
+        required=False,
         help_text="Assigned by the server (the next number) unless given.",
     )
     artifacts = ArtifactLinkSerializer(many=True, required=False)
@@ -96,8 +96,8 @@ class ModelVersionSerializer(PortalModelSerializer):
     status = serializers.ChoiceField(choices=VersionStatus.choices, required=False)
     tags = TagsField(required=False)
     aliases = serializers.SerializerMethodField()
-    registered_by = serializers.CharField(
-        source="registered_by.username", read_only=True, default=None,
+    registered_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True,
         help_text="The portal user who registered it.",
     )
 
@@ -177,14 +177,16 @@ class ArtifactSerializer(PortalModelSerializer):
     file = serializers.FileField(write_only=True, required=False, use_url=False)
     stored = serializers.BooleanField(source="is_stored", read_only=True)
     download_url = serializers.SerializerMethodField()
-    registered_by = serializers.CharField(
-        source="registered_by.username", read_only=True, default=None)
+    registered_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True)
+    sha256 = serializers.CharField(read_only=True, allow_null=True,
+                                   help_text="Hex digest (uploads); null for links.")
 
     class Meta:
         model = Artifact
         fields = ["name", "uri", "file", "size", "sha256", "stored", "download_url",
                   "registered_by", "create_at"]
-        read_only_fields = ["size", "sha256", "create_at"]
+        read_only_fields = ["size", "create_at"]
 
     def to_representation(self, artifact):
         document = super().to_representation(artifact)
@@ -228,7 +230,7 @@ class AliasSerializer(PortalModelSerializer):
         source="catalog_model.model_name", max_length=200, validators=[validate_model_name]
     )
     alias = serializers.CharField(source="name", max_length=50, validators=[validate_alias_name])
-    model_version = serializers.IntegerField(source="version.model_version", min_value=1)
+    model_version = NumberField(source="version.model_version")
     version = serializers.IntegerField(source="version_id", read_only=True,
                                        help_text="The id of the version it points at.")
 

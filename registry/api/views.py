@@ -4,12 +4,13 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.viewsets import ModelViewSet
 
 from mlportal import access
 from mlportal.api.base import PortalViewSet
+from mlportal.api.parsers import JSONParser
 from mlportal.context import set_principal
 from registry import services
 from registry.api.serializers import (

@@ -179,6 +179,16 @@ def test_a_body_that_is_not_a_json_object_is_refused(api):
     assert {r.json()["error_code"] for r in (not_json, a_list)} == {"INVALID_PARAMETER_VALUE"}
 
 
+def test_a_body_nested_1000_deep_is_refused_not_a_server_error(api):
+    deep = "[" * 1000 + "]" * 1000
+    response = api.post(f"{BASE}/registered-models/create", '{"name": ' + deep + "}",
+                        content_type="application/json")
+
+    assert response.status_code == 400
+    assert response.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+    assert "name: Nested more than 256 levels deep." in response.json()["message"]
+
+
 def test_an_unknown_endpoint_is_endpoint_not_found(api):
     response = call(api, "get", "experiments/nothing-here/at-all")
     unknown = call(api, "get", "registered-models/frobnicate")

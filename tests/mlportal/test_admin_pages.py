@@ -9,10 +9,12 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from catalog.models import CatalogModel, CatalogSource
-from catalog.services import save_catalog_model, save_grant
-from deployments.services import record_deployment
+from catalog.services import request_sync, save_catalog_model, save_grant
+from catalog.tasks import run_catalog_sync
+from deployments.models import DriftFinding
+from deployments.services import record_deployment, save_cloud_account
 from mlportal.models import ObjectChange, Token
-from mlportal.services import save_new_token
+from mlportal.services import save_new_token, save_subscription, send_test_event
 from registry.services import link_artifact, register_version, set_alias, set_model_tag
 
 pytestmark = pytest.mark.django_db
@@ -38,14 +40,27 @@ def every_model(catalog, admin_user, django_user_model):
     link_artifact(version=version, name="weights", uri="s3://bucket/team0/weights.bin")
     set_alias(version=version, name="champion")
     set_model_tag(catalog_model=version.catalog_model, key="framework", value="sklearn")
-    record_deployment(model_version=version, endpoint="https://team0.example.com/predict",
-                      deployment_method="ecs", rolling_strategy="blue_green",
-                      environment_variables=[{"name": "DB_PASSWORD", "secret": True,
-                                              "value": "planted-secret"}])
+    deployment = record_deployment(
+        model_version=version, endpoint="https://team0.example.com/predict",
+        deployment_method="ecs", rolling_strategy="blue_green",
+        environment_variables=[{"name": "DB_PASSWORD", "secret": True,
+                                "value": "planted-secret"}])
+    # A cloud account and a finding of drift at the deployment (no check runs).
+    account = save_cloud_account(name="prod", account_id="123456789012", regions="us-east-1",
+                                 role_arn="arn:aws:iam::123456789012:role/mlportal-reader")
+    DriftFinding.objects.create(
+        account=account, deployment=deployment, kind="env_added", subject="NEW",
+        expected="(not recorded)", found="1", key=f"env_added|{deployment.pk}||NEW")
     group = Group.objects.create(name="team0")
     save_grant(namespace="/team0", group=group, role="editor")
     save_new_token(Token(user=admin_user))
-    CatalogSource.objects.create(repository="https://git.example.com/cards.git", ref="main")
+    source = CatalogSource.objects.create(repository="https://git.example.com/cards.git",
+                                          ref="main")
+    # A sync, its task on the queue, a webhook subscription and a delivery (no worker runs).
+    sync = request_sync(source=source, trigger="admin", user=admin_user)
+    run_catalog_sync.enqueue(sync.pk)
+    subscription = save_subscription(namespace="/team0", url="https://hooks.example.com/in")
+    send_test_event(subscription=subscription)
 
 
 def registered():

@@ -6,11 +6,8 @@ from django.urls import reverse
 
 from catalog.models import CatalogModel, DataSource
 from deployments.models import Deployment
-from tests.mlportal import conftest as portal_fixtures
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-catalog, deployed = portal_fixtures.catalog, portal_fixtures.deployed
 
 # Chromium reports each blocked script, style, image, ... as a securitypolicyviolation event.
 COLLECT_VIOLATIONS = """

@@ -180,10 +180,10 @@ class WebhookDeliverySerializer(serializers.ModelSerializer):
     event = serializers.UUIDField(source="event_id", read_only=True)
     event_type = serializers.CharField(source="event.type", read_only=True)
     create_at = Timestamp(read_only=True)
-    first_attempt_at = Timestamp(read_only=True)
-    last_attempt_at = Timestamp(read_only=True)
+    first_attempt_at = Timestamp(read_only=True, allow_null=True)
+    last_attempt_at = Timestamp(read_only=True, allow_null=True)
     next_attempt_at = Timestamp(read_only=True)
-    finished_at = Timestamp(read_only=True)
+    finished_at = Timestamp(read_only=True, allow_null=True)
 
     class Meta:
         model = WebhookDelivery

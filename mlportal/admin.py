@@ -12,7 +12,6 @@ from mlportal.events import EVENT_TYPES
 from mlportal.fields import encrypted_field_names, secret_display_name
 from mlportal.models import (
     Event,
-    Grant,
     ObjectChange,
     Token,
     WebhookDelivery,
@@ -22,7 +21,6 @@ from mlportal.secrets import MASK
 from mlportal.services import (
     redeliver,
     revoke_token,
-    save_grant,
     save_new_token,
     save_subscription,
     send_test_event,
@@ -281,23 +279,6 @@ class TokenAdmin(PortalModelAdmin):
     def revoke(self, request, queryset):
         for token in queryset:
             revoke_token(token)
-
-
-@admin.register(Grant)
-class GrantAdmin(PortalModelAdmin):
-    list_display = ["namespace", "user", "group", "role", "update_at"]
-    list_select_related = ["namespace", "user", "group"]
-    list_filter = ["role"]
-    search_fields = ["namespace__path", "user__username", "group__name"]
-    autocomplete_fields = ["namespace"]
-    fields = ["namespace", "user", "group", "role", "create_at", "update_at"]
-    readonly_fields = ["create_at", "update_at"]
-
-    def save_model(self, request, obj, form, change):
-        save_grant(
-            instance=obj, namespace=obj.namespace.path, user=obj.user, group=obj.group,
-            role=obj.role,
-        )
 
 
 @admin.register(ObjectChange)

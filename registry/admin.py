@@ -7,7 +7,6 @@ from django.shortcuts import redirect
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from deployments.admin import DeploymentInline
 from mlportal import access
 from mlportal.admin import PortalInline, PortalModelAdmin, ReadOnlyAdminMixin, ReadOnlyInline
 from registry import services
@@ -74,12 +73,9 @@ class ModelVersionAdmin(PortalModelAdmin):
     search_fields = ["catalog_model__namespace__path", "catalog_model__model_name",
                      "created_by", "description"]
     autocomplete_fields = ["catalog_model"]
-    inlines = [ArtifactInline, TagInline, DeploymentInline]
+    # deployments.admin registers this admin again with where the version is deployed.
+    inlines = [ArtifactInline, TagInline]
     actions = ["deprecate"]
-
-    def get_inlines(self, request, obj):
-        # A version being registered has not been deployed anywhere yet.
-        return self.inlines if obj else [ArtifactInline, TagInline]
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(

@@ -116,7 +116,7 @@ def register_version(*, namespace, model_name, model_version=None, description="
     )
     if create_at is not None:
         version.create_at = create_at
-    version.full_clean(exclude=RELATED, validate_constraints=False)
+    version.full_clean(exclude=FOREIGN_KEYS_AT_HAND, validate_constraints=False)
     version.save()
     for row in [*links, *new_tags]:
         row.version = version
@@ -126,7 +126,7 @@ def register_version(*, namespace, model_name, model_version=None, description="
 
 
 # Rows are built from objects already at hand: no query to check that they exist.
-RELATED = ["catalog_model", "version", "registered_by"]
+FOREIGN_KEYS_AT_HAND = ["catalog_model", "version", "registered_by"]
 
 
 def _new_links(documents, user):
@@ -151,7 +151,7 @@ def _checked(rows, field, name_of):
     errors = []
     for row in rows:
         try:
-            row.full_clean(exclude=RELATED, validate_constraints=False)
+            row.full_clean(exclude=FOREIGN_KEYS_AT_HAND, validate_constraints=False)
         except ValidationError as exc:
             errors.append(f"{name_of(row)}: {'; '.join(exc.messages)}")
     if errors:
@@ -203,7 +203,7 @@ def link_artifact(*, version, name, uri, user=None):
     """Record an artifact that already exists elsewhere (s3://, gs://, https://, ...)."""
     _check_artifact_name(version, name)
     artifact = Artifact(version=version, name=name, uri=uri, registered_by=user)
-    artifact.full_clean(exclude=RELATED, validate_constraints=False)
+    artifact.full_clean(exclude=FOREIGN_KEYS_AT_HAND, validate_constraints=False)
     artifact.save()
     return artifact
 
@@ -347,7 +347,7 @@ def _record_upload(*, version, name, uri, storage_key, size, sha256, user, reser
         ))
     artifact = Artifact(version=version, name=name, uri=uri, storage_key=storage_key,
                         size=size, sha256=sha256, registered_by=user)
-    artifact.full_clean(exclude=RELATED, validate_constraints=False)
+    artifact.full_clean(exclude=FOREIGN_KEYS_AT_HAND, validate_constraints=False)
     artifact.save()
     return artifact
 
@@ -391,7 +391,7 @@ def update_version(*, version, description=None, status=None, tags=None):
         version.description = description
     if status is not None:
         version.status = status
-    version.full_clean(exclude=RELATED, validate_constraints=False)
+    version.full_clean(exclude=FOREIGN_KEYS_AT_HAND, validate_constraints=False)
     version.save()
     if (version.description, version.status) != before:
         events.emit(events.VERSION_DEPRECATED if version.status == VersionStatus.DEPRECATED != before[1] else events.VERSION_CHANGED, version)  # noqa: E501
@@ -447,7 +447,7 @@ def set_alias(*, version, name):
         alias = Alias(catalog_model=catalog_model, name=name)
     moved = not created and alias.version_id != version.pk
     alias.version = version
-    alias.full_clean(exclude=RELATED, validate_constraints=False)
+    alias.full_clean(exclude=FOREIGN_KEYS_AT_HAND, validate_constraints=False)
     alias.save()
     if created or moved:
         events.emit(events.ALIAS_SET if created else events.ALIAS_MOVED, alias)
@@ -470,7 +470,7 @@ def set_model_tag(*, catalog_model, key, value):
         return tag
     tag.value = value
     try:
-        tag.full_clean(exclude=RELATED, validate_constraints=False)
+        tag.full_clean(exclude=FOREIGN_KEYS_AT_HAND, validate_constraints=False)
     except ValidationError as exc:
         raise ValidationError({"tags": [f"{key}: {'; '.join(exc.messages)}"]}) from exc
     tag.save()

@@ -10,23 +10,26 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
 from catalog.api.serializers import (
-    CatalogModelSerializer,
     CatalogSourceSerializer,
     CatalogSyncSerializer,
     DataSourceSerializer,
+    GrantSerializer,
     NamespaceSerializer,
     ValidateInputSerializer,
 )
+from catalog.documents import CatalogModelSerializer
 from catalog.filtersets import (
     CatalogModelFilterSet,
     CatalogSourceFilterSet,
     CatalogSyncFilterSet,
     DataSourceFilterSet,
+    GrantFilterSet,
     NamespaceFilterSet,
 )
 from catalog.models import CatalogModel, CatalogSource, CatalogSync, DataSource, Namespace
 from catalog.services import request_sync
 from mlportal.api.base import PortalViewSet, ReadOnlyPortalViewSet
+from mlportal.models import Grant
 
 LATEST_SYNC = Prefetch("syncs", queryset=CatalogSync.objects.select_related(
     "source", "requested_by").order_by("-queued_at", "-id")[:1], to_attr="latest_syncs")
@@ -143,3 +146,9 @@ class CatalogSyncViewSet(ReadOnlyPortalViewSet):
     queryset = CatalogSync.objects.select_related("source", "requested_by")
     serializer_class = CatalogSyncSerializer
     filterset_class = CatalogSyncFilterSet
+
+
+class GrantViewSet(PortalViewSet):
+    queryset = Grant.objects.select_related("namespace", "user", "group")
+    serializer_class = GrantSerializer
+    filterset_class = GrantFilterSet

@@ -1,4 +1,5 @@
 from django.db.models import Prefetch
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from catalog.validators import validate_http_url
@@ -6,7 +7,8 @@ from deployments import services
 from deployments.choices import DeploymentMethod, DeploymentStatus, RollingStrategy, describe
 from deployments.models import Deployment, StatusChange
 from deployments.validators import validate_variable_name
-from mlportal.api.base import ModelSerializer, Timestamp
+from mlportal.api.base import PortalModelSerializer, Timestamp
+from registry.api.serializers import ModelVersionSerializer
 from registry.services import find_version
 
 TRAFFIC_PERCENT_MESSAGE = "A traffic percent is between 1 and 100."
@@ -36,7 +38,7 @@ class EnvironmentVariableSerializer(serializers.Serializer):
         return document
 
 
-class StatusChangeSerializer(ModelSerializer):
+class StatusChangeSerializer(PortalModelSerializer):
     user = serializers.CharField(source="user_name", read_only=True)
 
     class Meta:
@@ -45,7 +47,7 @@ class StatusChangeSerializer(ModelSerializer):
         read_only_fields = fields
 
 
-class DeploymentSerializer(ModelSerializer):
+class DeploymentSerializer(PortalModelSerializer):
     """The user's deployment document (examples/deployment.json) plus id and what the server
     keeps: status, when it served (active_from, active_until), what replaced it, its status
     history and update_at. The version is addressed by namespace, model_name, model_version."""
@@ -112,7 +114,7 @@ class DeploymentSerializer(ModelSerializer):
                                           **validated_data)
 
 
-class DeploymentSummarySerializer(ModelSerializer):
+class DeploymentSummarySerializer(PortalModelSerializer):
     """Where a version is deployed, for the version's own document:
     `deployments = DeploymentSummarySerializer(many=True, read_only=True)` with the version
     queryset prefetching `DEPLOYMENTS_OF_VERSION`."""
@@ -129,3 +131,17 @@ class DeploymentSummarySerializer(ModelSerializer):
 DEPLOYMENTS_OF_VERSION = Prefetch(
     "deployments", queryset=Deployment.objects.order_by("-create_at", "-id")
 )
+
+
+@extend_schema_serializer(component_name="ModelVersion")
+class DeployedVersionSerializer(ModelVersionSerializer):
+    """The user's version document (examples/model_version.json) plus id and server fields."""
+
+    # The registry's version document with where the version is deployed: the document
+    # /api/v1/versions/ serves.
+    deployments = DeploymentSummarySerializer(
+        many=True, read_only=True, help_text="Where this version is or was deployed, newest first."
+    )
+
+    class Meta(ModelVersionSerializer.Meta):
+        fields = [*ModelVersionSerializer.Meta.fields[:-1], "deployments", "update_at"]

@@ -3,8 +3,7 @@ from django.urls import reverse
 from rest_framework import serializers
 
 from catalog.validators import validate_model_name, validate_namespace_path
-from deployments.api.serializers import DeploymentSummarySerializer
-from mlportal.api.base import ModelSerializer, Timestamp
+from mlportal.api.base import PortalModelSerializer, Timestamp
 from registry import services
 from registry.choices import VersionStatus
 from registry.models import Alias, Artifact, ModelTag, ModelVersion
@@ -70,7 +69,10 @@ class TagsField(serializers.DictField):
 IMMUTABLE = ("namespace", "model_name", "model_version", "create_at", "created_by")
 
 
-class ModelVersionSerializer(ModelSerializer):
+# The API serves it with where the version is deployed added
+# (deployments.api.serializers.DeployedVersionSerializer): deployments build on the registry,
+# never the other way round.
+class ModelVersionSerializer(PortalModelSerializer):
     """The user's version document (examples/model_version.json) plus id and server fields."""
 
     namespace = serializers.CharField(
@@ -98,16 +100,13 @@ class ModelVersionSerializer(ModelSerializer):
         source="registered_by.username", read_only=True, default=None,
         help_text="The portal user who registered it.",
     )
-    deployments = DeploymentSummarySerializer(
-        many=True, read_only=True, help_text="Where this version is or was deployed, newest first."
-    )
 
     class Meta:
         model = ModelVersion
         fields = [
             "id", "namespace", "model_name", "model_version", "description", "artifacts",
             "create_at", "created_by", "status", "tags", "aliases", "registered_by",
-            "deployments", "update_at",
+            "update_at",
         ]
 
     def get_aliases(self, version) -> list[str]:
@@ -164,7 +163,7 @@ class ModelVersionSerializer(ModelSerializer):
         )
 
 
-class ArtifactSerializer(ModelSerializer):
+class ArtifactSerializer(PortalModelSerializer):
     """An artifact of a version: a link ({"name", "uri"}) or, sent as multipart with `file`,
     an upload."""
 
@@ -218,7 +217,7 @@ class ArtifactSerializer(ModelSerializer):
         )
 
 
-class AliasSerializer(ModelSerializer):
+class AliasSerializer(PortalModelSerializer):
     """An alias of a model, set by natural key: setting one that exists moves it."""
 
     namespace = serializers.CharField(
@@ -239,7 +238,7 @@ class AliasSerializer(ModelSerializer):
                   "create_at", "update_at"]
 
 
-class ModelTagSerializer(ModelSerializer):
+class ModelTagSerializer(PortalModelSerializer):
     """A tag of a catalog model as a whole (MLflow's registered-model tags), by natural key;
     once set, only its value changes."""
 

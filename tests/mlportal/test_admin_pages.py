@@ -9,10 +9,10 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from catalog.models import CatalogModel, CatalogSource
-from catalog.services import save_catalog_model, save_grant
+from catalog.services import request_sync, save_catalog_model, save_grant
 from deployments.services import record_deployment
 from mlportal.models import ObjectChange, Token
-from mlportal.services import save_new_token
+from mlportal.services import save_new_token, save_subscription, send_test_event
 from registry.services import link_artifact, register_version, set_alias, set_model_tag
 
 pytestmark = pytest.mark.django_db
@@ -30,7 +30,7 @@ def catalog():
 
 
 @pytest.fixture
-def every_model(catalog, admin_user, django_user_model):
+def every_model(catalog, admin_user, django_user_model, django_capture_on_commit_callbacks):
     """A row of every model the admin shows, beside the catalog: a version with an artifact
     and an alias, a model tag, a deployment with a secret (and its endpoint), a grant, a
     token, a group, a catalog source."""
@@ -45,7 +45,13 @@ def every_model(catalog, admin_user, django_user_model):
     group = Group.objects.create(name="team0")
     save_grant(namespace="/team0", group=group, role="editor")
     save_new_token(Token(user=admin_user))
-    CatalogSource.objects.create(repository="https://git.example.com/cards.git", ref="main")
+    source = CatalogSource.objects.create(repository="https://git.example.com/cards.git",
+                                          ref="main")
+    request_sync(source=source, trigger="manual")
+    subscription = save_subscription(namespace="/team0", url="https://hooks.example.com/x",
+                                     user=admin_user)
+    with django_capture_on_commit_callbacks(execute=True):  # the task row of the queue
+        send_test_event(subscription=subscription)
 
 
 def registered():

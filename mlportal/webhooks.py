@@ -74,6 +74,14 @@ def address_error(address):
     mapped = getattr(address, "ipv4_mapped", None)
     if mapped is not None:
         return address_error(mapped)
+    # IPv6 forms that carry an IPv4 address a relay may forward to: 6to4 (2002::/16) and
+    # Teredo's client (2001::/32) are checked as that IPv4 address.
+    embedded = getattr(address, "sixtofour", None) or (
+        getattr(address, "teredo", None) or (None, None))[1]
+    if embedded is not None:
+        error = address_error(embedded)
+        if error:
+            return error
     if address in METADATA_ADDRESSES:
         return f"{address} is a cloud metadata address."
     for kind, flag in (("loopback", address.is_loopback),

@@ -24,6 +24,9 @@ from registry.mlflow import names
 from registry.mlflow.errors import invalid
 
 MAX_NUMBER = 2**31 - 1  # the largest version number the database column holds
+# Bounds on the work one search may ask for: the filter's length and an IN list's values.
+MAX_FILTER_LENGTH = 100_000
+MAX_LIST_VALUES = 1000
 RUN_ID_TAG = "mlflow.run_id"
 RUN_LINK_TAG = "mlflow.run_link"
 IS_PROMPT_TAG = "mlflow.prompt.is_prompt"
@@ -182,6 +185,9 @@ class Parser:
             self.advance()
             values = []
             while True:
+                if len(values) == MAX_LIST_VALUES:
+                    raise invalid(f"Invalid {self.what}: a list holds at most {MAX_LIST_VALUES} "
+                                  "values.")
                 if self.current.kind != "string":
                     self.fail("a quoted string in the list")
                 values.append(_unquote(self.advance().text))
@@ -213,6 +219,9 @@ class Parser:
 def parse_filter(text):
     if not text or not text.strip():
         return []
+    if len(text) > MAX_FILTER_LENGTH:
+        raise invalid(f"Invalid filter: it is {len(text)} characters long, at most "
+                      f"{MAX_FILTER_LENGTH} are read.")
     return Parser(text).parse_filter()
 
 
@@ -246,7 +255,9 @@ class Like(Lookup):
         return self._pattern_sql(compiler, connection, "{} ~ {}", like_regex)
 
     def as_postgresql(self, compiler, connection):
-        return self._pattern_sql(compiler, connection, "{} LIKE {}", None)
+        # ESCAPE '': a backslash is a plain character, as on SQLite (a pattern ending with
+        # one would otherwise be an error).
+        return self._pattern_sql(compiler, connection, "{} LIKE {} ESCAPE ''", None)
 
     def as_sqlite(self, compiler, connection):
         return self._pattern_sql(compiler, connection, "{} GLOB {}", like_glob)
@@ -266,7 +277,7 @@ class ILike(Like):
         return self._pattern_sql(compiler, connection, "{} ~* {}", like_regex)
 
     def as_postgresql(self, compiler, connection):
-        return self._pattern_sql(compiler, connection, "{} ILIKE {}", None)
+        return self._pattern_sql(compiler, connection, "{} ILIKE {} ESCAPE ''", None)
 
     def as_sqlite(self, compiler, connection):
         return self._pattern_sql(compiler, connection, "{} LIKE {}", None)
@@ -333,9 +344,8 @@ def _name_q(comparison, prefix):
     if operator in ("=", "!="):
         condition = names.lookup_q(value, prefix)
     elif operator in ("IN", "NOT IN"):
-        condition = Q(pk__in=[])
-        for name in value:
-            condition |= names.lookup_q(name, prefix)
+        condition = Q(Q(pk__in=[]), *(names.lookup_q(name, prefix) for name in value),
+                      _connector=Q.OR)
     else:
         condition = _value_q("mlflow_name", operator, value)
     return ~condition if operator in ("!=", "NOT IN") else condition
@@ -385,7 +395,7 @@ def version_conditions(comparisons):
         elif key == "version_number":
             _check(comparison, NUMERIC_OPERATORS, "attribute")
             number = comparison.value
-            if isinstance(number, str) and number.strip().isdigit():
+            if isinstance(number, str) and re.fullmatch(r"\s*[0-9]+\s*", number):
                 number = int(number)
             if not isinstance(number, int) or isinstance(number, bool):
                 raise invalid(f"version_number is compared with a whole number, not {number!r}.")

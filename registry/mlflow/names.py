@@ -51,9 +51,14 @@ def _valid(path, model_name):
     return len(path) <= 255 and len(model_name) <= 200
 
 
+# The longest name a catalog model can have: a namespace path of 255 characters (its leading
+# "/" dropped), a dot and a model name of 200.
+MAX_LENGTH = 254 + 1 + 200
+
+
 def candidates(name):
     """Every (namespace path, model_name) that `name` may stand for, the canonical one first."""
-    if not isinstance(name, str) or not name or "/" in name:
+    if not isinstance(name, str) or not name or "/" in name or len(name) > MAX_LENGTH:
         return []
     found = []
     if "." not in name:
@@ -85,10 +90,9 @@ def parse(name, field="name"):
 def lookup_q(name, prefix=""):
     """A condition on catalog models (reached through `prefix`, such as "catalog_model__")
     matching the models `name` stands for; matches nothing for a name that fits no model."""
-    condition = Q(pk__in=[])
-    for path, model_name in candidates(name):
-        condition |= Q(**{f"{prefix}namespace__path": path, f"{prefix}model_name": model_name})
-    return condition
+    return Q(Q(pk__in=[]), *(
+        Q(**{f"{prefix}namespace__path": path, f"{prefix}model_name": model_name})
+        for path, model_name in candidates(name)), _connector=Q.OR)
 
 
 def name_expression(prefix=""):

@@ -29,6 +29,26 @@ from registry.models import Alias, ModelTag, ModelVersion
 
 MODELS_MAX_RESULTS_DEFAULT, MODELS_MAX_RESULTS_THRESHOLD = 100, 1000
 VERSIONS_MAX_RESULTS_DEFAULT, VERSIONS_MAX_RESULTS_THRESHOLD = 10_000, 200_000
+MAX_OFFSET = 2**53  # far beyond any page; what every database's OFFSET takes
+
+
+def _text_error(data):
+    """The first string in `data` (parsed JSON) that is not valid Unicode text (a lone
+    surrogate such as "\\ud800", which no database stores), or None."""
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, str):
+            try:
+                item.encode()
+            except UnicodeEncodeError:
+                return item
+    return None
 
 
 class SignedIn(BasePermission):
@@ -86,6 +106,10 @@ class MlflowView(APIView):
         data = request.data
         if not isinstance(data, dict):
             raise invalid("The request body is a JSON object.")
+        bad = _text_error(data)
+        if bad is not None:
+            raise invalid(f"Invalid text {bad[:100]!r} in the request body: a lone surrogate "
+                          "(\\ud800-\\udfff) is not a character.")
         return data
 
     # Parameters, read as MLflow's server reads them.
@@ -133,7 +157,8 @@ class MlflowView(APIView):
 
     def param_version(self):
         value = self.param("version")
-        if not value.isdigit() or len(value) > 10 or not 1 <= int(value) <= filters.MAX_NUMBER:
+        if (not (value.isascii() and value.isdigit()) or len(value) > 10
+                or not 1 <= int(value) <= filters.MAX_NUMBER):
             raise invalid(f"Invalid value '{value}' for parameter 'version': a version number "
                           "such as 1.")
         return int(value)
@@ -161,7 +186,7 @@ class MlflowView(APIView):
         except (binascii.Error, ValueError, TypeError, KeyError):
             raise invalid(f"Invalid page token {token!r}: pass the next_page_token of the "
                           "previous page.") from None
-        if not isinstance(offset, int) or offset < 0:
+        if not isinstance(offset, int) or not 0 <= offset <= MAX_OFFSET:
             raise invalid(f"Invalid page token {token!r}.")
         return offset
 

@@ -65,6 +65,9 @@ def test_other_schemes_credentials_and_hostless_urls_are_refused(strict, url):
     ("240.0.0.1", "reserved"),
     ("0.0.0.0", "unspecified"),
     ("::ffff:127.0.0.1", "loopback"),
+    ("2002:7f00:1::", "loopback"),  # 6to4: the IPv4 address 127.0.0.1 inside IPv6
+    ("2002:a9fe:a9fe::1", "metadata"),  # 6to4 of 169.254.169.254
+    ("2001:0:4136:e378:8000:63bf:80ff:fffe", "loopback"),  # Teredo's client 127.0.0.1
     ("fe80::1", "link-local"),
     ("100.64.0.1", "not a public"),
 ])

@@ -190,3 +190,17 @@ def test_listing_costs_the_same_queries_whatever_the_page_size(
         save_subscription(namespace="/team", url=f"{URL}/{number}", user=owner)
     with django_assert_max_num_queries(len(few.captured_queries)):
         assert api.get(HOOKS).json()["count"] == 8
+
+
+def test_the_schema_says_which_delivery_fields_may_be_null(admin_client, owner, subscription):
+    """A pending delivery answers null for the times it has not reached yet: the OpenAPI
+    schema must say so (schemathesis's response_schema_conformance found it did not)."""
+    delivery = send_test_event(subscription=subscription)
+    schema = admin_client.get("/api/schema/?format=json").json()
+    fields = schema["components"]["schemas"]["WebhookDelivery"]["properties"]
+
+    nulls = {key for key, value in admin_client.get(
+        f"{HOOKS}{subscription.pk}/deliveries/{delivery.pk}/").json().items() if value is None}
+
+    assert nulls >= {"first_attempt_at", "last_attempt_at", "finished_at", "response_code"}
+    assert {key for key in nulls if not fields[key].get("nullable")} == set()

@@ -32,7 +32,7 @@ def catalog():
 
 
 @pytest.fixture
-def every_model(catalog, admin_user, django_user_model, django_capture_on_commit_callbacks):
+def every_model(catalog, admin_user, django_user_model):
     """A row of every model the admin shows, beside the catalog: a version with an artifact
     and an alias, a model tag, a deployment with a secret (and its endpoint), a grant, a
     token, a group, a catalog source."""

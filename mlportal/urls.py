@@ -4,12 +4,14 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from mlportal import ops
 from mlportal.throttling import ThrottledLoginView
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="pages:search", permanent=False)),
     path("admin/", admin.site.urls),
     path("api/v1/", include("mlportal.api.urls")),
+    path("metrics", ops.metrics, name="metrics"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     # Sign-in for the pages: any active user; throttled like the admin's (mlportal.throttling).

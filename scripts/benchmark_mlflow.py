@@ -355,7 +355,7 @@ class MLflow:
         self.artifacts = log_dir / "mlflow-artifacts"
         self.command = [
             str(self.mlflow), "server", "--backend-store-uri", f"{server}/{database}"
-            .replace("postgres://", "postgresql://"),
+            .replace("postgres://", "postgresql+psycopg2://"),
             "--artifacts-destination", str(self.artifacts),
             "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(workers),
         ]
@@ -400,7 +400,7 @@ class MLflow:
     get_by_id = get_by_key = get
 
     def alias(self, n):
-        return "GET", "/api/2.0/mlflow/registered-models/get-model-version-by-alias?" + q(
+        return "GET", "/api/2.0/mlflow/registered-models/alias?" + q(
             name=MLFLOW_MODEL, alias="champion"), None
 
     def list100(self, n):
@@ -427,7 +427,7 @@ def mlflow_calls(model):
     calls = [
         lambda n: ("GET", "/api/2.0/mlflow/model-versions/get?" + q(
             name=model, version=n % 100 + 1), None),
-        lambda n: ("GET", "/api/2.0/mlflow/registered-models/get-model-version-by-alias?"
+        lambda n: ("GET", "/api/2.0/mlflow/registered-models/alias?"
                    + q(name=model, alias="champion"), None),
         lambda n: ("GET", "/api/2.0/mlflow/model-versions/search?" + q(
             filter=f"name='{model}'", max_results=100), None),

@@ -165,6 +165,51 @@ def _record(instance, action, before, after):
             context.changes[key] = change
 
 
+def bulk_create(rows):
+    """Insert new rows of one model with one INSERT, each checked by the access rule's guard
+    and recorded in the audit trail as its save() would be (one INSERT for all the records).
+    For workflows that add several rows at once, such as a new version's artifacts and tags;
+    the rows' save() is not called, so no other signal sees them."""
+    rows = list(rows)
+    if not rows:
+        return rows
+    model = type(rows[0])
+    for row in rows:
+        access.guard_save(row)
+    model.objects.bulk_create(rows)
+    if _audited(model):
+        _record_created(model, rows)
+    return rows
+
+
+def _record_created(model, rows):
+    from mlportal.models import ObjectChange
+
+    context = current_context()
+    content_type = ContentType.objects.get_for_model(model)
+    user = _user_of(context) if context else None
+    changes = ObjectChange.objects.bulk_create([
+        ObjectChange(
+            user=user,
+            user_name=user.get_username() if user else "",
+            principal=context.principal if context else "",
+            source=context.source if context else "",
+            request_id=context.request_id if context else None,
+            action=ChangeAction.CREATE,
+            content_type=content_type,
+            object_id=str(row.pk),
+            object_repr=str(row)[:200],
+            namespace=access.namespace_path(row) or "",
+            prechange_data=None,
+            postchange_data=snapshot(row),
+        )
+        for row in rows
+    ])
+    if context is not None:
+        for row, change in zip(rows, changes, strict=True):
+            context.changes[(content_type.pk, str(row.pk))] = change
+
+
 def _audited(model):
     return getattr(model, "audited", False)
 

@@ -13,7 +13,9 @@ class ModelVersionFilterSet(django_filters.FilterSet):
     model_version = django_filters.NumberFilter()
     created_by = django_filters.CharFilter()
     registered_by = django_filters.CharFilter(field_name="registered_by__username")
-    alias = django_filters.CharFilter(field_name="aliases__name", distinct=True)
+    # A model's alias names are unique, a version's tag keys too: each filter matches at most
+    # one row per version, so no DISTINCT is needed (it would sort every matching row).
+    alias = django_filters.CharFilter(field_name="aliases__name")
     status = django_filters.ChoiceFilter(choices=VersionStatus.choices)
     tag = django_filters.CharFilter(method="filter_tag", label="Tag key, or key=value")
     q = TextSearchFilter(search_fields=[
@@ -35,7 +37,7 @@ class ModelVersionFilterSet(django_filters.FilterSet):
     def filter_tag(self, queryset, name, value):
         key, has_value, tag_value = value.partition("=")
         tags = Q(tags__key=key) & (Q(tags__value=tag_value) if has_value else Q())
-        return queryset.filter(tags).distinct()
+        return queryset.filter(tags)
 
 
 

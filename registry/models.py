@@ -184,3 +184,18 @@ class Tag(models.Model):
 
     def audit_data(self):
         return {"version": str(self.version), "key": self.key, "value": self.value}
+
+
+
+class VersionCounter(models.Model):
+    """The highest version number handed out for a catalog model: registering takes the next
+    one with a single upsert (registry.services.next_version_number), whose row lock queues
+    concurrent registrations of that model, instead of locking the catalog model and reading
+    the highest number of its versions."""
+
+    catalog_model = models.OneToOneField(
+        CatalogModel, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    last_number = models.PositiveIntegerField()
+
+    def __str__(self):
+        return f"{self.catalog_model_id}: {self.last_number}"

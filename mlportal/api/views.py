@@ -21,7 +21,6 @@ from mlportal.models import Grant, ObjectChange, Token
 from mlportal.services import revoke_token, save_new_token
 from mlportal.throttling import LoginRateThrottle
 
-
 RESOURCES = ["namespaces", "models", "data-sources", "catalog-sources", "versions", "aliases",
              "deployments", "changes", "grants", "tokens"]
 

@@ -1,5 +1,7 @@
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Prefetch
 from django.urls import reverse
+from django.utils.functional import cached_property
 from rest_framework import serializers
 
 from catalog.validators import validate_model_name, validate_namespace_path
@@ -7,7 +9,7 @@ from deployments.api.serializers import DeploymentSummarySerializer
 from mlportal.api.base import ModelSerializer, Timestamp
 from registry import services
 from registry.choices import VersionStatus
-from registry.models import Alias, Artifact, ModelVersion
+from registry.models import Alias, Artifact, ModelVersion, Tag
 from registry.validators import (
     validate_alias_name,
     validate_artifact_name,
@@ -19,6 +21,16 @@ from registry.validators import (
 def download_path(artifact):
     return reverse("artifact-download", kwargs={
         "version_pk": artifact.version_id, "name": artifact.name})
+
+
+# What a version's document reads, each in its order within one version: by id (the order
+# they were given in) and by key. Ordering by the version too (the models' Meta.ordering)
+# would join the versions' table into every prefetch for nothing.
+DOCUMENT_PREFETCHES = (
+    Prefetch("artifacts", queryset=Artifact.objects.order_by("version_id", "id")),
+    Prefetch("tags", queryset=Tag.objects.order_by("version_id", "key")),
+    Prefetch("aliases", queryset=Alias.objects.order_by()),
+)
 
 
 class ArtifactLinkSerializer(serializers.Serializer):
@@ -39,10 +51,17 @@ class ArtifactLinkSerializer(serializers.Serializer):
         return uri
 
     def to_representation(self, artifact):
-        document = {"name": artifact.name, "uri": artifact.uri}
-        if artifact.is_stored:
-            document |= {"size": artifact.size, "sha256": artifact.sha256}
-        return document
+        return artifact_document(artifact)
+
+
+def artifact_document(artifact):
+    document = {"name": artifact.name, "uri": artifact.uri}
+    if artifact.is_stored:
+        document |= {"size": artifact.size, "sha256": artifact.sha256}
+    return document
+
+
+timestamp = Timestamp().to_representation
 
 
 class TagsField(serializers.DictField):
@@ -112,6 +131,33 @@ class ModelVersionSerializer(ModelSerializer):
 
     def get_aliases(self, version) -> list[str]:
         return sorted(alias.name for alias in version.aliases.all())
+
+    def to_representation(self, version):
+        """The document, built directly rather than field by field: the same keys in the same
+        order, the same values as the declared fields give (tests/registry/
+        test_document_stability.py), at a fraction of the cost per version of a list."""
+        model = version.catalog_model
+        registered_by = version.registered_by
+        return {
+            "id": version.pk,
+            "namespace": model.namespace.path,
+            "model_name": model.model_name,
+            "model_version": version.model_version,
+            "description": version.description,
+            "artifacts": [artifact_document(artifact) for artifact in version.artifacts.all()],
+            "create_at": timestamp(version.create_at),
+            "created_by": version.created_by,
+            "status": str(version.status),
+            "tags": {tag.key: tag.value for tag in version.tags.all()},
+            "aliases": self.get_aliases(version),
+            "registered_by": registered_by.username if registered_by is not None else None,
+            "deployments": self._deployments.to_representation(version.deployments.all()),
+            "update_at": timestamp(version.update_at),
+        }
+
+    @cached_property
+    def _deployments(self):
+        return self.fields["deployments"]
 
     def validate(self, attrs):
         if self.instance is None:

@@ -12,7 +12,12 @@ from deployments.api.serializers import DEPLOYMENTS_OF_VERSION
 from mlportal import access, audit
 from mlportal.api.base import PortalViewSet
 from registry import services
-from registry.api.serializers import AliasSerializer, ArtifactSerializer, ModelVersionSerializer
+from registry.api.serializers import (
+    DOCUMENT_PREFETCHES,
+    AliasSerializer,
+    ArtifactSerializer,
+    ModelVersionSerializer,
+)
 from registry.filtersets import AliasFilterSet, ArtifactFilterSet, ModelVersionFilterSet
 from registry.models import Alias, Artifact, ModelVersion
 
@@ -38,17 +43,17 @@ class ModelVersionViewSet(PortalViewSet):
 
     queryset = ModelVersion.objects.select_related(
         "catalog_model__namespace", "registered_by"
-    ).prefetch_related("artifacts", "tags", "aliases", DEPLOYMENTS_OF_VERSION)
+    ).prefetch_related(*DOCUMENT_PREFETCHES, DEPLOYMENTS_OF_VERSION)
     serializer_class = ModelVersionSerializer
     filterset_class = ModelVersionFilterSet
     http_method_names = ["get", "post", "put", "patch", "head", "options"]
 
     def create(self, request, *args, **kwargs):
-        # The model's row stays locked until the commit: answer after it, not inside.
+        # The model's counter row stays locked until the commit: answer after it, not inside.
+        # register_version is the transaction (no savepoint inside another one).
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        with transaction.atomic():
-            self.perform_create(serializer)
+        self.perform_create(serializer)
         return Response(serializer.data, status=status.HTTP_201_CREATED)
 
     def perform_create(self, serializer):

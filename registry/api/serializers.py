@@ -5,7 +5,7 @@ from django.utils.functional import cached_property
 from rest_framework import serializers
 
 from catalog.validators import validate_model_name, validate_namespace_path
-from deployments.api.serializers import DeploymentSummarySerializer
+from deployments.api.serializers import DEPLOYMENTS_OF_VERSION, DeploymentSummarySerializer
 from mlportal.api.base import ModelSerializer, Timestamp
 from registry import services
 from registry.choices import VersionStatus
@@ -24,13 +24,28 @@ def download_path(artifact):
 
 
 # What a version's document reads, each in its order within one version: by id (the order
-# they were given in) and by key. Ordering by the version too (the models' Meta.ordering)
-# would join the versions' table into every prefetch for nothing.
+# they were given in), by key, newest deployment first. Ordering by the version too (the
+# models' Meta.ordering) would join the versions' table into every prefetch for nothing, and
+# plain lists (to_attr) spare a queryset per version and relation.
 DOCUMENT_PREFETCHES = (
-    Prefetch("artifacts", queryset=Artifact.objects.order_by("version_id", "id")),
-    Prefetch("tags", queryset=Tag.objects.order_by("version_id", "key")),
-    Prefetch("aliases", queryset=Alias.objects.order_by()),
+    Prefetch("artifacts", queryset=Artifact.objects.order_by("version_id", "id"),
+             to_attr="document_artifacts"),
+    Prefetch("tags", queryset=Tag.objects.order_by("version_id", "key"),
+             to_attr="document_tags"),
+    Prefetch("aliases", queryset=Alias.objects.order_by(), to_attr="document_aliases"),
+    Prefetch("deployments", queryset=DEPLOYMENTS_OF_VERSION.queryset,
+             to_attr="document_deployments"),
 )
+
+
+RELATED_ROWS = ("artifacts", "tags", "aliases", "deployments")
+
+
+def related(version, name):
+    """The version's `name` rows (artifacts, tags, aliases, deployments): as prefetched by
+    DOCUMENT_PREFETCHES, else from its related manager."""
+    rows = getattr(version, f"document_{name}", None)
+    return rows if rows is not None else getattr(version, name).all()
 
 
 class ArtifactLinkSerializer(serializers.Serializer):
@@ -130,7 +145,7 @@ class ModelVersionSerializer(ModelSerializer):
         ]
 
     def get_aliases(self, version) -> list[str]:
-        return sorted(alias.name for alias in version.aliases.all())
+        return sorted(alias.name for alias in related(version, "aliases"))
 
     def to_representation(self, version):
         """The document, built directly rather than field by field: the same keys in the same
@@ -144,14 +159,16 @@ class ModelVersionSerializer(ModelSerializer):
             "model_name": model.model_name,
             "model_version": version.model_version,
             "description": version.description,
-            "artifacts": [artifact_document(artifact) for artifact in version.artifacts.all()],
+            "artifacts": [artifact_document(artifact)
+                          for artifact in related(version, "artifacts")],
             "create_at": timestamp(version.create_at),
             "created_by": version.created_by,
             "status": str(version.status),
-            "tags": {tag.key: tag.value for tag in version.tags.all()},
+            "tags": {tag.key: tag.value for tag in related(version, "tags")},
             "aliases": self.get_aliases(version),
             "registered_by": registered_by.username if registered_by is not None else None,
-            "deployments": self._deployments.to_representation(version.deployments.all()),
+            "deployments": self._deployments.to_representation(
+                related(version, "deployments")),
             "update_at": timestamp(version.update_at),
         }
 
@@ -202,6 +219,10 @@ class ModelVersionSerializer(ModelSerializer):
         )
 
     def update(self, instance, validated_data):
+        # What was prefetched for the document before the change is stale after it (as
+        # DRF's UpdateModelMixin drops the prefetch cache).
+        for name in RELATED_ROWS:
+            instance.__dict__.pop(f"document_{name}", None)
         return services.update_version(
             version=instance,
             description=validated_data.get("description"),

@@ -8,7 +8,6 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.viewsets import ModelViewSet
 
-from deployments.api.serializers import DEPLOYMENTS_OF_VERSION
 from mlportal import access, audit
 from mlportal.api.base import PortalViewSet
 from registry import services
@@ -43,7 +42,7 @@ class ModelVersionViewSet(PortalViewSet):
 
     queryset = ModelVersion.objects.select_related(
         "catalog_model__namespace", "registered_by"
-    ).prefetch_related(*DOCUMENT_PREFETCHES, DEPLOYMENTS_OF_VERSION)
+    ).prefetch_related(*DOCUMENT_PREFETCHES)
     serializer_class = ModelVersionSerializer
     filterset_class = ModelVersionFilterSet
     http_method_names = ["get", "post", "put", "patch", "head", "options"]

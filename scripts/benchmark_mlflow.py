@@ -225,7 +225,7 @@ class Portal:
         self.env = {**os.environ, "DATABASE_URL": self.database_url,
                     "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
                     "WEB_CONCURRENCY": str(workers), "DJANGO_DEBUG": "0",
-                    "GUNICORN_ACCESS_LOG": "-" if os.environ.get("BENCH_ACCESS_LOG") else "",
+                    "GUNICORN_ACCESS_LOG": os.environ.get("BENCH_PORTAL_ACCESS_LOG", "-"),
                     "MLPORTAL_METRICS": os.environ.get("MLPORTAL_METRICS", "1")}
         self.env.pop("DJANGO_SETTINGS_MODULE", None)
         self.log = log_dir / "portal.log"

@@ -1,5 +1,10 @@
+import datetime
+
+from django.contrib.postgres.expressions import ArraySubquery
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import Prefetch
+from django.db import connection
+from django.db.models import OuterRef, Prefetch
+from django.db.models.functions import JSONObject
 from django.urls import reverse
 from django.utils.functional import cached_property
 from rest_framework import serializers
@@ -38,14 +43,68 @@ DOCUMENT_PREFETCHES = (
 )
 
 
-RELATED_ROWS = ("artifacts", "tags", "aliases", "deployments")
+DEPLOYMENT_SUMMARY_FIELDS = DeploymentSummarySerializer.Meta.fields
+DEPLOYMENT_TIMES = ("active_from", "active_until")
+
+
+def with_documents(queryset):
+    """`queryset` of versions with what their documents read besides the version's row.
+
+    On PostgreSQL, in the same query: each relation as an array of JSON objects built by
+    the database (one round trip for a version or a page of them, instead of five). Elsewhere
+    with DOCUMENT_PREFETCHES (one query per relation).
+    """
+    if connection.vendor != "postgresql":
+        return queryset.prefetch_related(*DOCUMENT_PREFETCHES)
+    of_version = {"version": OuterRef("pk")}
+    return queryset.annotate(
+        document_artifacts_json=ArraySubquery(
+            Artifact.objects.filter(**of_version).order_by("id").values(json=JSONObject(
+                name="name", uri="uri", storage_key="storage_key", size="size",
+                sha256="sha256"))),
+        document_tags_json=ArraySubquery(
+            Tag.objects.filter(**of_version).order_by("key").values(
+                json=JSONObject(key="key", value="value"))),
+        document_aliases_json=ArraySubquery(
+            Alias.objects.filter(**of_version).order_by().values("name")),
+        document_deployments_json=ArraySubquery(
+            DEPLOYMENTS_OF_VERSION.queryset.filter(model_version=OuterRef("pk")).values(
+                json=JSONObject(**{field: field for field in DEPLOYMENT_SUMMARY_FIELDS}))),
+    )
+
+
+def _from_json(name, values):
+    """Rows of the relation `name` from with_documents' arrays, as the document reads them."""
+    if name == "artifacts":
+        return [Artifact(**value) for value in values]
+    if name == "tags":
+        return [Tag(**value) for value in values]
+    if name == "aliases":
+        return [Alias(name=value) for value in values]
+    for value in values:  # deployments: timestamps as datetimes, for the serializer's format
+        for field in DEPLOYMENT_TIMES:
+            if value[field] is not None:
+                value[field] = datetime.datetime.fromisoformat(value[field])
+    return values
 
 
 def related(version, name):
-    """The version's `name` rows (artifacts, tags, aliases, deployments): as prefetched by
-    DOCUMENT_PREFETCHES, else from its related manager."""
-    rows = getattr(version, f"document_{name}", None)
-    return rows if rows is not None else getattr(version, name).all()
+    """The version's `name` rows (artifacts, tags, aliases, deployments): as with_documents
+    fetched them, else from its related manager."""
+    fields = version.__dict__
+    rows = fields.get(f"document_{name}")
+    if rows is not None:
+        return rows
+    values = fields.get(f"document_{name}_json")
+    if values is not None:
+        return _from_json(name, values)
+    return getattr(version, name).all()
+
+
+def forget_documents(version):
+    """Drop what with_documents fetched: stale once the version changed."""
+    for key in [key for key in version.__dict__ if key.startswith("document_")]:
+        del version.__dict__[key]
 
 
 class ArtifactLinkSerializer(serializers.Serializer):
@@ -221,8 +280,7 @@ class ModelVersionSerializer(ModelSerializer):
     def update(self, instance, validated_data):
         # What was prefetched for the document before the change is stale after it (as
         # DRF's UpdateModelMixin drops the prefetch cache).
-        for name in RELATED_ROWS:
-            instance.__dict__.pop(f"document_{name}", None)
+        forget_documents(instance)
         return services.update_version(
             version=instance,
             description=validated_data.get("description"),

@@ -12,10 +12,10 @@ from mlportal import access, audit
 from mlportal.api.base import PortalViewSet
 from registry import services
 from registry.api.serializers import (
-    DOCUMENT_PREFETCHES,
     AliasSerializer,
     ArtifactSerializer,
     ModelVersionSerializer,
+    with_documents,
 )
 from registry.filtersets import AliasFilterSet, ArtifactFilterSet, ModelVersionFilterSet
 from registry.models import Alias, Artifact, ModelVersion
@@ -40,12 +40,13 @@ def store_error(exc):
 class ModelVersionViewSet(PortalViewSet):
     """Versions of catalog models. Never deleted: deprecate one instead."""
 
-    queryset = ModelVersion.objects.select_related(
-        "catalog_model__namespace", "registered_by"
-    ).prefetch_related(*DOCUMENT_PREFETCHES)
+    queryset = ModelVersion.objects.select_related("catalog_model__namespace", "registered_by")
     serializer_class = ModelVersionSerializer
     filterset_class = ModelVersionFilterSet
     http_method_names = ["get", "post", "put", "patch", "head", "options"]
+
+    def get_queryset(self):
+        return with_documents(super().get_queryset())
 
     def create(self, request, *args, **kwargs):
         # The model's counter row stays locked until the commit: answer after it, not inside.

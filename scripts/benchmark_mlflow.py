@@ -7,7 +7,10 @@ loopback ports with 2 worker processes each (MLflow: `mlflow server --workers 2`
 portal: gunicorn with `gunicorn.conf.py`, the configuration `make serve` uses), seeds the
 same data in both (a model with 400 versions, each with an artifact and tags, an alias,
 and 50 more models), then runs the same workloads against both at 1 and 8 clients and
-prints one table: req/s, p50 and p95 latency, errors, and the portal/MLflow ratio of req/s.
+prints one table: req/s, p50 and p95 latency, errors, the server processes' CPU time per
+request (read from /proc: a figure the machine's other load disturbs less than the rates),
+and the portal/MLflow ratios. Each row alternates the two servers in rounds (--rounds), so
+that load from elsewhere on the machine falls on both alike.
 
 Each client is a thread with its own keep-alive connection (http.client); every run is
 bounded by a number of requests and a number of seconds. The portal runs alone on the
@@ -16,7 +19,7 @@ work, the search page and the model page). "MLflow client calls" sends MLflow's 
 to both servers; it is skipped, with the reason, while the portal answers 404 there.
 
     .venv/bin/python scripts/benchmark_mlflow.py [--requests 400] [--seconds 8]
-        [--clients 1,8] [--versions 400] [--mlflow-version 3.17.2]
+        [--clients 1,8] [--versions 400] [--rounds 3] [--mlflow-version 3.17.2]
         [--pg postgres://postgres@127.0.0.1:5432] [--only WORKLOAD ...]
 """
 
@@ -95,6 +98,24 @@ def database_size(server, name):
     return size
 
 
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu_seconds(pid):
+    """User + system CPU time of `pid` and all its descendants (from /proc)."""
+    total, pending = 0.0, [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / TICKS
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending += [int(child) for child in (task / "children").read_text().split()]
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total
+
+
 class Process:
     """A server process on a loopback port, stopped (by its own handle) on exit."""
 
@@ -160,8 +181,9 @@ class Client:
         raise AssertionError("unreachable")
 
 
-def load(make_client, make_request, *, clients, requests, seconds, ok=(200, 201)):
-    """`requests` calls (at most `seconds`) by `clients` threads; returns the figures."""
+def load(make_client, make_request, *, clients, requests, seconds, first=0, ok=(200, 201)):
+    """`requests` calls (at most `seconds`) by `clients` threads, numbered from `first`;
+    returns the raw figures (latencies, errors, elapsed)."""
     lock = threading.Lock()
     counter = {"sent": 0}
     latencies, errors = [], []
@@ -175,7 +197,7 @@ def load(make_client, make_request, *, clients, requests, seconds, ok=(200, 201)
             with lock:
                 if counter["sent"] >= requests or time.monotonic() > deadline["at"]:
                     return
-                number = counter["sent"]
+                number = first + counter["sent"]
                 counter["sent"] += 1
             method, path, body = make_request(number)
             started = time.perf_counter()
@@ -197,17 +219,39 @@ def load(make_client, make_request, *, clients, requests, seconds, ok=(200, 201)
     barrier.wait()
     for thread in threads:
         thread.join()
-    elapsed = time.perf_counter() - started
-    latencies.sort()
+    return {"latencies": latencies, "errors": errors, "elapsed": time.perf_counter() - started}
+
+
+def summary(runs, cpu):
+    latencies = sorted(latency for run in runs for latency in run["latencies"])
+    errors = [error for run in runs for error in run["errors"]]
+    elapsed = sum(run["elapsed"] for run in runs)
     return {
         "count": len(latencies),
         "rate": len(latencies) / elapsed if elapsed else 0.0,
         "p50": 1000 * statistics.median(latencies) if latencies else float("nan"),
         "p95": 1000 * latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))]
         if latencies else float("nan"),
+        "cpu": 1000 * cpu / len(latencies) if latencies else float("nan"),
         "errors": len(errors),
         "first_error": errors[0] if errors else None,
     }
+
+
+def side_by_side(sides, *, clients, requests, seconds, rounds):
+    """Run each side's load in turn, `rounds` times (so that the machine's other load falls
+    on both alike); returns each side's summary, with the server's CPU per request."""
+    raw = {name: [] for name in sides}
+    cpu = dict.fromkeys(sides, 0.0)
+    for round_number in range(rounds):
+        for name, (make_client, make_request, pid) in sides.items():
+            before = tree_cpu_seconds(pid)
+            raw[name].append(load(make_client, make_request, clients=clients,
+                                  requests=max(1, requests // rounds),
+                                  seconds=seconds / rounds,
+                                  first=round_number * (requests // rounds)))
+            cpu[name] += tree_cpu_seconds(pid) - before
+    return {name: summary(raw[name], cpu[name]) for name in sides}
 
 
 # --- the two servers -----------------------------------------------------------------------
@@ -456,9 +500,9 @@ WORKLOADS = [
 
 def fmt(figures):
     if figures is None:
-        return ["-", "-", "-", "-"]
+        return ["-", "-", "-", "-", "-"]
     return [f"{figures['rate']:.0f}", f"{figures['p50']:.1f}", f"{figures['p95']:.1f}",
-            str(figures["errors"])]
+            str(figures["errors"]), f"{figures['cpu']:.1f}"]
 
 
 def main():
@@ -468,6 +512,8 @@ def main():
     parser.add_argument("--clients", default="1,8")
     parser.add_argument("--versions", type=int, default=400)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="alternations of the two servers per row")
     parser.add_argument("--mlflow-version", default="3.17.2")
     parser.add_argument("--pg", default=os.environ.get(
         "BENCH_PG", "postgres://postgres@127.0.0.1:5432"), help="PostgreSQL server URL")
@@ -489,7 +535,8 @@ def main():
           f"{args.mlflow_version} (mlflow server --workers {args.workers}) on PostgreSQL "
           f"({args.portal_db}, {args.mlflow_db}); {os.cpu_count()} CPUs; logs in {log_dir}.",
           flush=True)
-    with portal.process(), mlflow.process():
+    with portal.process() as portal_process, mlflow.process() as mlflow_process:
+        portal.pid, mlflow.pid = portal_process.process.pid, mlflow_process.process.pid
         started = time.monotonic()
         portal.seed(args.versions)
         mlflow.seed(args.versions)
@@ -502,7 +549,7 @@ def main():
                 continue
             for clients in levels:
                 common = {"clients": clients, "requests": args.requests,
-                          "seconds": args.seconds}
+                          "seconds": args.seconds, "rounds": args.rounds}
                 if key == "mlflow_api":
                     probe = portal.client().call(
                         "GET", "/api/2.0/mlflow/registered-models/get?" + q(name=MODEL))
@@ -512,18 +559,25 @@ def main():
                                          "404 at /api/2.0/mlflow/ (no MLflow-compatible API "
                                          "on this branch).")
                         continue
-                    ours = load(portal.client, mlflow_calls(MODEL), **common)
-                    theirs = load(mlflow.client, mlflow_calls(MLFLOW_MODEL), **common)
+                    figures = side_by_side({
+                        "portal": (portal.client, mlflow_calls(MODEL), portal.pid),
+                        "mlflow": (mlflow.client, mlflow_calls(MLFLOW_MODEL), mlflow.pid),
+                    }, **common)
                 elif mlflow_method is None:
-                    ours = load(lambda: Client(portal.port, {"Cookie": cookie}),
-                                getattr(portal, portal_method), **common)
-                    theirs = None
+                    figures = side_by_side({"portal": (
+                        lambda: Client(portal.port, {"Cookie": cookie}),
+                        getattr(portal, portal_method), portal.pid)}, **common)
                 else:
-                    ours = load(portal.client, getattr(portal, portal_method), **common)
-                    theirs = load(mlflow.client, getattr(mlflow, mlflow_method), **common)
+                    figures = side_by_side({
+                        "portal": (portal.client, getattr(portal, portal_method), portal.pid),
+                        "mlflow": (mlflow.client, getattr(mlflow, mlflow_method), mlflow.pid),
+                    }, **common)
+                ours, theirs = figures["portal"], figures.get("mlflow")
                 ratio = (f"{ours['rate'] / theirs['rate']:.2f}x"
                          if theirs and theirs["rate"] else "-")
-                rows.append([label, str(clients), *fmt(ours), *fmt(theirs), ratio])
+                cpu_ratio = (f"{theirs['cpu'] / ours['cpu']:.2f}x"
+                             if theirs and ours["cpu"] else "-")
+                rows.append([label, str(clients), *fmt(ours), *fmt(theirs), ratio, cpu_ratio])
                 for who, figures in (("portal", ours), ("MLflow", theirs)):
                     if figures and figures["first_error"]:
                         notes.append(f"{label} x{clients}, {who}: first error "
@@ -532,13 +586,16 @@ def main():
         portal_size = database_size(args.pg, args.portal_db)
         mlflow_size = database_size(args.pg, args.mlflow_db)
 
-    header = ["workload", "clients", "portal req/s", "p50 ms", "p95 ms", "errors",
-              "MLflow req/s", "p50 ms", "p95 ms", "errors", "portal/MLflow"]
+    header = ["workload", "clients", "portal req/s", "p50 ms", "p95 ms", "errors", "cpu ms",
+              "MLflow req/s", "p50 ms", "p95 ms", "errors", "cpu ms", "portal/MLflow",
+              "cpu MLflow/portal"]
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     print()
     print(f"Portal vs MLflow {args.mlflow_version}, {args.versions} versions, "
           f"{args.workers} workers each, up to {args.requests} requests or "
-          f"{args.seconds:g} s per row (req/s higher is better; latencies in ms)")
+          f"{args.seconds:g} s per row in {args.rounds} alternating rounds (req/s higher is "
+          "better; latencies in ms; cpu ms: the server processes' CPU time per request, "
+          "database excluded)")
     for i, row in enumerate([header, ["-" * w for w in widths], *rows]):
         print("  ".join(cell.ljust(w) if j == 0 else cell.rjust(w)
                         for j, (cell, w) in enumerate(zip(row, widths, strict=True))))

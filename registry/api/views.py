@@ -48,6 +48,13 @@ class ModelVersionViewSet(PortalViewSet):
     def get_queryset(self):
         return with_documents(super().get_queryset())
 
+    def filter_queryset(self, queryset):
+        # A version by id with no filter in its query string: the FilterSet (built and
+        # validated on every request) would not change the answer.
+        if self.action == "retrieve" and not self.request.query_params:
+            return queryset
+        return super().filter_queryset(queryset)
+
     def create(self, request, *args, **kwargs):
         # The model's counter row stays locked until the commit: answer after it, not inside.
         # register_version is the transaction (no savepoint inside another one).

@@ -178,6 +178,8 @@ class Tag(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["version", "key"], name="registry_tag_unique_key")
         ]
+        # ?tag=key=value across models: the versions carrying a tag, without a scan.
+        indexes = [models.Index(fields=["key", "value"], name="registry_tag_key_value")]
 
     def __str__(self):
         return f"{self.key}={self.value}"

@@ -1,12 +1,12 @@
 import django_filters
 from django.db.models import Q
 
-from mlportal.filters import TextSearchFilter, WithinNamespaceFilter
+from mlportal.filters import LeanFilterSetMixin, TextSearchFilter, WithinNamespaceFilter
 from registry.choices import VersionStatus
 from registry.models import Alias, Artifact, ModelVersion
 
 
-class ModelVersionFilterSet(django_filters.FilterSet):
+class ModelVersionFilterSet(LeanFilterSetMixin, django_filters.FilterSet):
     namespace = django_filters.CharFilter(field_name="catalog_model__namespace__path")
     within = WithinNamespaceFilter(field_name="catalog_model__namespace__path")
     model_name = django_filters.CharFilter(field_name="catalog_model__model_name")

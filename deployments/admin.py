@@ -1,13 +1,13 @@
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
 from deployments import services
 from deployments.choices import FINAL_STATUSES, RECORDABLE_STATUSES, DeploymentStatus
-from deployments.models import Deployment, EnvironmentVariable, StatusChange
+from deployments.models import Deployment, Endpoint, EnvironmentVariable, StatusChange
 from mlportal.admin import PortalInline, PortalModelAdmin, ReadOnlyInline
-from mlportal.secrets import MASK
+from mlportal.secrets import MASK, merge_masked_text
 
 
 class EnvironmentVariableForm(forms.ModelForm):
@@ -28,6 +28,8 @@ class EnvironmentVariableForm(forms.ModelForm):
             self.fields["value"].widget.attrs["placeholder"] = (
                 f"{MASK} stored secret: leave empty to keep it"
             )
+        elif self.instance.pk is not None:
+            self.initial["value"] = self.instance.shown_value  # a URL's password masked
 
     def _stored_secret(self):
         return self.instance.pk is not None and self.instance.secret
@@ -39,6 +41,9 @@ class EnvironmentVariableForm(forms.ModelForm):
                 self.add_error("secret", "A stored secret stays secret; enter a new value to "
                                          "keep this variable in clear.")
             cleaned["value"] = self.instance.value
+        elif self.instance.pk is not None and cleaned.get("value"):
+            # A URL sent back with its password masked keeps the stored password.
+            cleaned["value"] = merge_masked_text(cleaned["value"], self.instance.value)
         return cleaned
 
 
@@ -91,6 +96,8 @@ class DeploymentForm(forms.ModelForm):
         if self.instance.pk is not None:
             del self.fields["record_as"]  # a recorded deployment's status changes by actions
 
+    user = None  # set by DeploymentAdmin.get_form on the form class made for the request
+
     def clean(self):
         cleaned = super().clean()
         if self.instance.pk is None and not self.errors:
@@ -98,8 +105,11 @@ class DeploymentForm(forms.ModelForm):
             candidate.catalog_model_id = candidate.model_version.catalog_model_id
             try:
                 services.validate_new_deployment(candidate, status=cleaned["record_as"])
+                services.check_endpoint(endpoint=candidate.endpoint, user=self.user)
             except ValidationError as exc:
                 self.add_error(None, exc)
+            except PermissionDenied as exc:
+                self.add_error("endpoint", str(exc))
         return cleaned
 
 
@@ -127,6 +137,11 @@ class DeploymentAdmin(PortalModelAdmin):
 
     def get_inlines(self, request, obj):
         return self.inlines if obj else [EnvironmentVariableInline]
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)  # a new class on every call
+        form.user = request.user
+        return form
 
     def get_fields(self, request, obj=None):
         if obj is None:
@@ -205,3 +220,23 @@ class DeploymentAdmin(PortalModelAdmin):
     def roll_back(self, request, queryset):
         self._apply(request, queryset, lambda deployment: services.rollback(
             deployment=deployment, user=request.user), "Rolled back")
+
+
+@admin.register(Endpoint)
+class EndpointAdmin(PortalModelAdmin):
+    """Whose each endpoint is: claimed by the first deployment recorded there; handing one
+    to another team is changing its namespace."""
+
+    list_display = ["url", "namespace", "create_at"]
+    list_select_related = ["namespace"]
+    list_filter = [("namespace", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["url", "namespace__path"]
+    autocomplete_fields = ["namespace"]
+    fields = ["url", "namespace", "create_at"]
+    readonly_fields = ["create_at"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [*self.readonly_fields, "url"] if obj else self.readonly_fields
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -21,7 +21,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('catalog', '0002_model_cards_in_git'),
-        ('registry', '0002_artifacts_aliases_tags'),
+        ('registry', '0003_artifact_uploads_under_way'),
     ]
 
     operations = [

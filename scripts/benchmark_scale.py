@@ -99,9 +99,9 @@ def prepare(server, name, scale, reuse):
         if not exists or not reuse:
             cursor.execute(f'CREATE DATABASE "{name}"')
     connection.close()
+    manage = [str(BIN / "python"), "manage.py"]
+    subprocess.run([*manage, "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
     if not (exists and reuse):
-        manage = [str(BIN / "python"), "manage.py"]
-        subprocess.run([*manage, "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
         started = time.monotonic()
         subprocess.run([*manage, "seed_benchmark", "--scale", str(scale)], cwd=ROOT, env=env,
                        check=True)

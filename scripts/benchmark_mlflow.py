@@ -41,6 +41,8 @@ BIN = Path(sys.executable).parent
 CACHE = Path(os.environ.get("MLPORTAL_BENCH_CACHE", Path.home() / ".cache" / "mlportal-bench"))
 NAMESPACE, MODEL = "/bench", "bench_model"
 MLFLOW_MODEL = "bench_model"
+# The same model through the portal's MLflow-compatible API: namespace.dotted.model_name.
+PORTAL_MLFLOW_NAME = NAMESPACE[1:].replace("/", ".") + "." + MODEL
 EXTRA_MODELS = 50  # for "register, many models"
 
 
@@ -552,7 +554,8 @@ def main():
                           "seconds": args.seconds, "rounds": args.rounds}
                 if key == "mlflow_api":
                     probe = portal.client().call(
-                        "GET", "/api/2.0/mlflow/registered-models/get?" + q(name=MODEL))
+                        "GET", "/api/2.0/mlflow/registered-models/get?" + q(
+                            name=PORTAL_MLFLOW_NAME))
                     if probe[0] == 404 and b"RESOURCE_DOES_NOT_EXIST" not in probe[1]:
                         if clients == levels[0]:
                             notes.append("MLflow client calls: skipped, the portal answers "
@@ -560,7 +563,7 @@ def main():
                                          "on this branch).")
                         continue
                     figures = side_by_side({
-                        "portal": (portal.client, mlflow_calls(MODEL), portal.pid),
+                        "portal": (portal.client, mlflow_calls(PORTAL_MLFLOW_NAME), portal.pid),
                         "mlflow": (mlflow.client, mlflow_calls(MLFLOW_MODEL), mlflow.pid),
                     }, **common)
                 elif mlflow_method is None:

@@ -10,7 +10,8 @@ GET a version by id and by natural key, resolve an alias, a page of 100 versions
 search a model's versions by tag, what ran at an endpoint at a time (point in time), the
 search page (a word, a rare word), and the model page of the model with 10,000 versions.
 
-    .venv/bin/python scripts/benchmark_scale.py [--scale 0.1] [--requests 100] [--reuse]
+    .venv/bin/python scripts/benchmark_scale.py [--scale 0.1 (1: full size)] [--reuse]
+        [--requests 100]
         [--pg postgres://postgres@127.0.0.1:5432] [--small-db NAME] [--large-db NAME]
 """
 
@@ -111,7 +112,8 @@ def prepare(server, name, scale, reuse):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--scale", type=float, default=1.0, help="of the large database")
+    parser.add_argument("--scale", type=float, default=0.1,
+                        help="of the large database (1 = 1,000,000 versions: ~30 min to seed)")
     parser.add_argument("--requests", type=int, default=100)
     parser.add_argument("--reuse", action="store_true", help="measure seeded databases")
     parser.add_argument("--pg", default=os.environ.get(

@@ -6,6 +6,7 @@ from registry.api import views
 router = SimpleRouter()
 router.register("versions", views.ModelVersionViewSet)
 router.register("aliases", views.AliasViewSet)
+router.register("model-tags", views.ModelTagViewSet)
 
 ARTIFACT = r"^versions/(?P<version_pk>[0-9]+)/artifacts/(?P<name>[A-Za-z0-9_.-]{1,100})/"
 

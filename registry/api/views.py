@@ -14,11 +14,17 @@ from registry import services
 from registry.api.serializers import (
     AliasSerializer,
     ArtifactSerializer,
+    ModelTagSerializer,
     ModelVersionSerializer,
     with_documents,
 )
-from registry.filtersets import AliasFilterSet, ArtifactFilterSet, ModelVersionFilterSet
-from registry.models import Alias, Artifact, ModelVersion
+from registry.filtersets import (
+    AliasFilterSet,
+    ArtifactFilterSet,
+    ModelTagFilterSet,
+    ModelVersionFilterSet,
+)
+from registry.models import Alias, Artifact, ModelTag, ModelVersion
 
 
 class ArtifactStoreUnavailable(exceptions.APIException):
@@ -171,3 +177,15 @@ class AliasViewSet(PortalViewSet):
     def perform_destroy(self, instance):
         services.remove_alias(alias=instance)
 
+
+
+class ModelTagViewSet(PortalViewSet):
+    """Tags of catalog models as a whole (what MLflow calls registered-model tags), such as
+    team=claims: set one by natural key, change its value, remove it."""
+
+    queryset = ModelTag.objects.select_related("catalog_model__namespace")
+    serializer_class = ModelTagSerializer
+    filterset_class = ModelTagFilterSet
+
+    def perform_destroy(self, instance):
+        services.remove_model_tag(tag=instance)

@@ -160,6 +160,13 @@ class Resource:
     make_deletable: object = None  # (world, name) -> id of a row nothing depends on
 
 
+def model_tag(key):
+    from registry.services import set_model_tag
+
+    return set_model_tag(catalog_model=CatalogModel.objects.get(
+        namespace__path="/here", model_name="m"), key=key, value="v")
+
+
 def grant_in_here_sub(world, name):
     return save_grant(namespace="/here/sub", user=world.make_user(name)).pk
 
@@ -215,6 +222,12 @@ RESOURCES = [
         "/api/v1/aliases/",
         create=lambda w, name: w.alias_document(name),
         make=lambda w, name: w.via_api("/api/v1/aliases/", w.alias_document(name)),
+    ),
+    Resource(
+        "/api/v1/model-tags/",
+        create=lambda w, name: {"namespace": "/here", "model_name": "m", "key": name,
+                                "value": "v"},
+        make=lambda w, name: model_tag(name).pk,
     ),
     Resource(
         "/api/v1/deployments/",
@@ -364,6 +377,8 @@ ADMIN = {
         "registry.Artifact", name="weights", version_id=w.uploaded_artifact()["version_pk"])),
     "registry.alias": AdminRow(SIGNED_IN, NOBODY, NOBODY, lambda w: row(
         "registry.Alias", pk=w.via_api("/api/v1/aliases/", w.alias_document("champion")))),
+    "registry.modeltag": AdminRow(SIGNED_IN, EDITORS, HERE_WRITERS,
+                                  lambda w: model_tag("team")),
     "deployments.deployment": AdminRow(SIGNED_IN, EDITORS, HERE_WRITERS, lambda w: row(
         "deployments.Deployment", pk=w.deployment())),
     # Claimed by the first deployment at it; may be claimed ahead, or handed over, here.

@@ -21,7 +21,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('catalog', '0002_model_cards_in_git'),
-        ('registry', '0003_artifact_uploads_under_way'),
+        ('registry', '0004_mlflow_model_tags'),
     ]
 
     operations = [

@@ -1,6 +1,13 @@
 import django_filters
 
-from catalog.models import CatalogModel, CatalogSource, DataSource, Namespace
+from catalog.models import (
+    CatalogModel,
+    CatalogSource,
+    CatalogSync,
+    DataSource,
+    Namespace,
+    SyncStatus,
+)
 from mlportal.filters import TextSearchFilter, WithinNamespaceFilter
 
 
@@ -70,3 +77,15 @@ class CatalogSourceFilterSet(django_filters.FilterSet):
         model = CatalogSource
         fields = []
 
+
+
+class CatalogSyncFilterSet(django_filters.FilterSet):
+    source = django_filters.NumberFilter(field_name="source_id")
+    status = django_filters.ChoiceFilter(choices=SyncStatus.choices)
+    trigger = django_filters.CharFilter()
+    queued_at = django_filters.IsoDateTimeFromToRangeFilter()
+    ordering = django_filters.OrderingFilter(fields=["queued_at", "started_at", "finished_at"])
+
+    class Meta:
+        model = CatalogSync
+        fields = []

@@ -20,7 +20,9 @@ A model says how it is governed with class attributes:
 - `owner_field` ("user"): the row belongs to a user (tokens): only they (and
   superusers) see and change it;
 - `auditors_only = True`: the audit trail;
-- `write_role`: the role writing needs (default `editor`; grants need `owner`).
+- `write_role`: the role writing needs (default `editor`; grants need `owner`);
+- `read_role`: reading too needs a grant with this role (webhook subscriptions and their
+  deliveries: owners of the namespace).
 
 Any other model is read by every signed-in user and written by superusers only.
 """
@@ -162,8 +164,10 @@ def can(user, action, model_or_obj, *, role=None):
     if owner_field:
         return (user.is_superuser or obj is None
                 or getattr(obj, f"{owner_field}_id") == user.pk)
-    if action in READ_ACTIONS or user.is_superuser:
+    if user.is_superuser or (action in READ_ACTIONS and not getattr(model, "read_role", None)):
         return True
+    if action in READ_ACTIONS:
+        role = role or model.read_role
     namespaced = getattr(model, "namespace_lookup", None)
     shared = getattr(model, "shared_namespaces_lookup", None)
     if is_auditor(user) or not (namespaced or shared):
@@ -189,8 +193,10 @@ def restrict(queryset, user, action="view", *, role=None):
     owner_field = getattr(model, "owner_field", None)
     if owner_field:
         return queryset if user.is_superuser else queryset.filter(**{owner_field: user})
-    if action in READ_ACTIONS or user.is_superuser:
+    if user.is_superuser or (action in READ_ACTIONS and not getattr(model, "read_role", None)):
         return queryset
+    if action in READ_ACTIONS:
+        role = role or model.read_role
     paths = [] if is_auditor(user) else granted_paths(user, role or required_role(model))
     if not paths:
         return queryset.none()

@@ -31,7 +31,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from catalog.models import CatalogModel
-from mlportal import audit
+from mlportal import audit, events
 from registry.choices import VersionStatus
 from registry.models import (
     Alias,
@@ -128,6 +128,7 @@ def register_version(*, namespace, model_name, model_version=None, description="
     new_tags.sort(key=lambda tag: tag.key)
     version._prefetched_objects_cache = {
         "artifacts": links, "tags": new_tags, "aliases": [], "deployments": []}
+    events.emit(events.VERSION_REGISTERED, version)
     return version
 
 
@@ -434,13 +435,17 @@ def _lock_version(version):
 @transaction.atomic
 def update_version(*, version, description=None, status=None, tags=None):
     """Change what may change after registration: description, status and tags."""
-    _lock_version(version)
+    stored = _lock_version(version)
+    # As stored: the admin hands over a version its form has changed already.
+    before = (stored.description, stored.status)
     if description is not None:
         version.description = description
     if status is not None:
         version.status = status
     version.full_clean(exclude=RELATED, validate_constraints=False)
     version.save()
+    if (version.description, version.status) != before:
+        events.emit(events.VERSION_DEPRECATED if version.status == VersionStatus.DEPRECATED != before[1] else events.VERSION_CHANGED, version)  # noqa: E501
     if tags is not None:
         set_tags(version=version, tags=tags)
     return version
@@ -455,16 +460,22 @@ def deprecate_version(*, version):
 def set_tags(*, version, tags):
     """Make `tags` ({key: value}) the tags of `version`."""
     stored = {tag.key: tag for tag in version.tags.all()}
+    changed = False
     for tag in _new_tags(tags):
         kept = stored.pop(tag.key, None)
         if kept is None:
             tag.version = version
             tag.save()
+            changed = True
         elif kept.value != tag.value:
             kept.value = tag.value
             kept.save()
+            changed = True
     for tag in stored.values():
         tag.delete()
+        changed = True
+    if changed:
+        events.emit(events.TAG_CHANGED, version)
 
 
 @transaction.atomic
@@ -485,14 +496,18 @@ def set_alias(*, version, name):
     created = alias is None
     if created:
         alias = Alias(catalog_model=catalog_model, name=name)
+    moved = not created and alias.version_id != version.pk
     alias.version = version
     alias.full_clean(exclude=RELATED, validate_constraints=False)
     alias.save()
+    if created or moved:
+        events.emit(events.ALIAS_SET if created else events.ALIAS_MOVED, alias)
     return alias, created
 
 
 @transaction.atomic
 def remove_alias(*, alias):
+    events.emit(events.ALIAS_REMOVED, alias)
     alias.delete()
 
 
@@ -510,9 +525,11 @@ def set_model_tag(*, catalog_model, key, value):
     except ValidationError as exc:
         raise ValidationError({"tags": [f"{key}: {'; '.join(exc.messages)}"]}) from exc
     tag.save()
+    events.emit(events.TAG_CHANGED, catalog_model)
     return tag
 
 
 @transaction.atomic
 def remove_model_tag(*, tag):
     tag.delete()
+    events.emit(events.TAG_CHANGED, tag.catalog_model)

@@ -7,5 +7,6 @@ router.register("namespaces", views.NamespaceViewSet)
 router.register("models", views.CatalogModelViewSet)
 router.register("data-sources", views.DataSourceViewSet)
 router.register("catalog-sources", views.CatalogSourceViewSet)
+router.register("catalog-syncs", views.CatalogSyncViewSet)
 
 urlpatterns = router.urls

@@ -7,6 +7,7 @@ router = SimpleRouter()
 router.register("grants", views.GrantViewSet)
 router.register("tokens", views.TokenViewSet)
 router.register("changes", views.ObjectChangeViewSet)
+router.register("webhooks", views.WebhookSubscriptionViewSet)
 
 urlpatterns = [
     path("", views.ApiRootView.as_view(), name="api-root"),

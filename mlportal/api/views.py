@@ -3,6 +3,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from drf_spectacular.utils import extend_schema
 from rest_framework import permissions, status
 from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -15,10 +16,18 @@ from mlportal.api.serializers import (
     ObjectChangeSerializer,
     TokenRequestSerializer,
     TokenSerializer,
+    WebhookDeliverySerializer,
+    WebhookSubscriptionSerializer,
 )
-from mlportal.filtersets import GrantFilterSet, ObjectChangeFilterSet, TokenFilterSet
-from mlportal.models import Grant, ObjectChange, Token
-from mlportal.services import revoke_token, save_new_token
+from mlportal.filtersets import (
+    GrantFilterSet,
+    ObjectChangeFilterSet,
+    TokenFilterSet,
+    WebhookDeliveryFilterSet,
+    WebhookSubscriptionFilterSet,
+)
+from mlportal.models import Grant, ObjectChange, Token, WebhookSubscription
+from mlportal.services import redeliver, revoke_token, save_new_token, send_test_event
 from mlportal.throttling import LoginRateThrottle
 
 RESOURCES = ["namespaces", "models", "data-sources", "catalog-sources", "versions", "aliases",
@@ -98,3 +107,55 @@ class ObjectChangeViewSet(ReadOnlyPortalViewSet):
     permission_classes = [access.PortalPermission, CanViewAudit]
     # Every method only reads here, so that a write gets 405 rather than a misleading 403.
     access_action = "view"
+
+
+class WebhookSubscriptionViewSet(PortalViewSet):
+    """Webhook subscriptions: events of a namespace (and below) POSTed to a URL, signed as
+    Standard Webhooks says. Owners of the namespace (and superusers) manage and see them.
+    The secret is in the answer to the creation only."""
+
+    queryset = WebhookSubscription.objects.select_related("namespace", "created_by")
+    serializer_class = WebhookSubscriptionSerializer
+    filterset_class = WebhookSubscriptionFilterSet
+
+    def _delivery(self, delivery):
+        return Response(WebhookDeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=None, responses={202: WebhookDeliverySerializer})
+    @action(detail=True, methods=["post"], access_action="change")
+    def test(self, request, pk=None):
+        """Send a webhook.test event to this subscription now (202: the delivery)."""
+        return self._delivery(send_test_event(subscription=self.get_object()))
+
+    @extend_schema(responses=WebhookDeliverySerializer(many=True),
+                   filters=True)
+    @action(detail=True, methods=["get"])
+    def deliveries(self, request, pk=None):
+        """The delivery log of this subscription, the latest first."""
+        subscription = self.get_object()
+        queryset = WebhookDeliveryFilterSet(
+            request.query_params, queryset=subscription.deliveries.select_related("event"),
+            request=request).qs
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response(WebhookDeliverySerializer(page, many=True).data)
+
+    def _one_delivery(self, delivery_pk):
+        subscription = self.get_object()
+        delivery = subscription.deliveries.select_related("event", "subscription").filter(
+            pk=delivery_pk).first()
+        if delivery is None:
+            raise NotFound("This subscription has no such delivery.")
+        return delivery
+
+    @extend_schema(responses=WebhookDeliverySerializer)
+    @action(detail=True, methods=["get"], url_path=r"deliveries/(?P<delivery_pk>\d+)")
+    def delivery(self, request, pk=None, delivery_pk=None):
+        """One delivery of this subscription."""
+        return Response(WebhookDeliverySerializer(self._one_delivery(delivery_pk)).data)
+
+    @extend_schema(request=None, responses={202: WebhookDeliverySerializer})
+    @action(detail=True, methods=["post"], access_action="change",
+            url_path=r"deliveries/(?P<delivery_pk>\d+)/redeliver")
+    def redeliver(self, request, pk=None, delivery_pk=None):
+        """Send this delivery's event again, as a new delivery (202: the new delivery)."""
+        return self._delivery(redeliver(delivery=self._one_delivery(delivery_pk)))

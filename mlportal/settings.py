@@ -117,7 +117,8 @@ MLPORTAL_METRICS = env_flag("MLPORTAL_METRICS", True)
 # Who may read /metrics: client addresses (REMOTE_ADDR) in these networks; others get 404.
 MLPORTAL_METRICS_ALLOWED_NETWORKS = env_list("MLPORTAL_METRICS_ALLOWED_NETWORKS",
                                              "127.0.0.0/8,::1/128")
-if MLPORTAL_METRICS and DATABASE_VENDOR in {"postgresql", "sqlite3"}:
+# (PostgreSQL, the production database; the embedded SQLite keeps Django's own backend.)
+if MLPORTAL_METRICS and DATABASE_VENDOR == "postgresql":
     DATABASES["default"]["ENGINE"] = f"django_prometheus.db.backends.{DATABASE_VENDOR}"
 # Take the request id a proxy sends in X-Request-ID (a UUID) instead of making one.
 MLPORTAL_TRUST_REQUEST_ID = env_flag("MLPORTAL_TRUST_REQUEST_ID")

@@ -12,9 +12,10 @@ from catalog.models import (
     ModelDataSource,
     Namespace,
 )
-from catalog.services import ensure_namespace, request_sync
+from catalog.services import ensure_namespace, request_sync, save_grant
 from mlportal import access, events
 from mlportal.admin import PortalInline, PortalModelAdmin, ReadOnlyAdminMixin, ReadOnlyInline
+from mlportal.models import Grant
 from mlportal.secrets import mask, merge_masked
 
 
@@ -359,3 +360,20 @@ class CatalogSyncAdmin(ReadOnlyAdminMixin, PortalModelAdmin):
     list_select_related = ["source", "requested_by"]
     list_filter = ["status", "trigger"]
     search_fields = ["source__repository", "message", "commit"]
+
+
+@admin.register(Grant)
+class GrantAdmin(PortalModelAdmin):
+    list_display = ["namespace", "user", "group", "role", "update_at"]
+    list_select_related = ["namespace", "user", "group"]
+    list_filter = ["role"]
+    search_fields = ["namespace__path", "user__username", "group__name"]
+    autocomplete_fields = ["namespace"]
+    fields = ["namespace", "user", "group", "role", "create_at", "update_at"]
+    readonly_fields = ["create_at", "update_at"]
+
+    def save_model(self, request, obj, form, change):
+        save_grant(
+            instance=obj, namespace=obj.namespace.path, user=obj.user, group=obj.group,
+            role=obj.role,
+        )

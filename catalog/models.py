@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.safestring import mark_safe
 
 from catalog.validators import (
+    validate_connection,
     validate_http_url,
     validate_json_schema,
     validate_model_name,
@@ -88,6 +89,10 @@ class DataSource(models.Model):
     def clean(self):
         if not isinstance(self.connection, dict):
             raise ValidationError({"connection": "The connection is a JSON object."})
+        try:
+            validate_connection(self.connection)
+        except ValidationError as exc:
+            raise ValidationError({"connection": exc.messages}) from exc
 
     def audit_data(self):
         return {
@@ -104,6 +109,7 @@ class CatalogModel(models.Model):
 
     audited = True
     namespace_lookup = "namespace__path"
+    audit_parent = ""  # the history of a catalog model is its own
 
     namespace = models.ForeignKey(Namespace, on_delete=models.PROTECT, related_name="models")
     model_name = models.CharField(max_length=200, validators=[validate_model_name])
@@ -346,6 +352,31 @@ class CatalogSync(models.Model):
 
     def __str__(self):
         return f"sync {self.pk} of {self.source}: {self.status}"
+
+
+class PushDelivery(models.Model):
+    """A signed push webhook delivery that a catalog source took. The signature covers the
+    body only, so a replay is recognised by its body (and by its delivery id, when the
+    sender gives one): each is taken once."""
+
+    source = models.ForeignKey(CatalogSource, on_delete=models.CASCADE,
+                               related_name="push_deliveries")
+    body_sha256 = models.CharField(max_length=64)
+    delivery_id = models.CharField(max_length=100, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "push deliveries"
+        constraints = [
+            models.UniqueConstraint(fields=["source", "body_sha256"],
+                                    name="push_delivery_body_once"),
+            models.UniqueConstraint(fields=["source", "delivery_id"],
+                                    condition=~models.Q(delivery_id=""),
+                                    name="push_delivery_id_once"),
+        ]
+
+    def __str__(self):
+        return f"{self.source} {self.delivery_id or self.body_sha256[:12]}"
 
 
 class ModelDataSource(models.Model):

@@ -1,10 +1,11 @@
-"""Catalog workflows. The API, the admin, the demo loader and the Git sync (catalog.sync)
-call these."""
+"""Catalog workflows, and the grants on its namespaces. The API, the admin, the demo loader
+and the Git sync (catalog.sync) call these."""
 
+import hashlib
 from datetime import timedelta
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from catalog.models import (
@@ -13,10 +14,12 @@ from catalog.models import (
     CatalogSync,
     DataSource,
     Namespace,
+    PushDelivery,
     SyncStatus,
 )
 from catalog.validators import validate_namespace_path
 from mlportal import access, events
+from mlportal.models import Grant
 from mlportal.secrets import mask, merge_masked
 
 DATA_SOURCE_FIELDS = ("type", "description", "owner", "connection")
@@ -190,6 +193,30 @@ def save_catalog_source(*, instance=None, **fields):
 
 
 @transaction.atomic
+def save_grant(*, instance=None, namespace=None, **fields):
+    """Create or update a grant. `namespace` is a path, created on first use like the
+    catalog's; `fields` are user, group and role."""
+    grant = instance or Grant()
+    if namespace is not None:
+        try:
+            grant.namespace = ensure_namespace(namespace)
+        except ValidationError as exc:
+            raise ValidationError({"namespace": exc.messages}) from exc
+    for name, value in fields.items():
+        setattr(grant, name, value)
+    grant.full_clean(validate_unique=False, validate_constraints=False)
+    grantee = {"user": grant.user} if grant.user_id else {"group": grant.group}
+    clash = Grant.objects.filter(namespace=grant.namespace, **grantee).exclude(pk=grant.pk)
+    if clash.exists():
+        field = next(iter(grantee))
+        raise ValidationError({field: ValidationError(
+            f"{grant.grantee} already has a grant on {grant.namespace.path}; change its role "
+            "instead.", code="unique")})
+    grant.save()
+    return grant
+
+
+@transaction.atomic
 def request_sync(*, source, trigger, user=None):
     """Queue a sync of `source` for a worker (catalog.tasks) and return it at once. A sync of
     the source that is still queued serves this request too (it will read the latest
@@ -208,3 +235,21 @@ def request_sync(*, source, trigger, user=None):
         requested_by=user if user is not None and user.is_authenticated else None)
     transaction.on_commit(lambda: run_catalog_sync.enqueue(sync.pk), robust=True)
     return sync
+
+
+class ReplayedDelivery(Exception):
+    """A push webhook delivery (its body, or its delivery id) that a source took before."""
+
+
+def record_push_delivery(*, source, body, delivery_id=""):
+    """Note that `source` takes this signed push delivery; ReplayedDelivery if it took the same
+    body or delivery id before."""
+    try:
+        with transaction.atomic():
+            return PushDelivery.objects.create(
+                source=source, body_sha256=hashlib.sha256(body).hexdigest(),
+                delivery_id=delivery_id[:100])
+    except IntegrityError as exc:
+        raise ReplayedDelivery(
+            "This delivery was taken before (the same body or delivery id): a replay is "
+            "refused. Push again to sync.") from exc

@@ -3,21 +3,16 @@ from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator, URLValidator
-from jsonschema import exceptions as jsonschema_exceptions
-from jsonschema import validators as jsonschema_validators
 
-NAMESPACE_SEGMENT = r"[a-z0-9][a-z0-9_-]*"
+# Namespaces are the unit of access: their paths are checked by the framework.
+from mlportal.access import NAMESPACE_SEGMENT, validate_namespace_path  # noqa: F401
+from mlportal.jsonvalues import validate_storable_json
+
 GIT_URL_SCHEMES = {"https", "http", "ssh", "git", "file"}
 GIT_SCP_LIKE = re.compile(r"^[A-Za-z0-9_.-]+@[A-Za-z0-9.-]+:[^/].*\Z")
 GIT_REF = re.compile(r"^(?!.*\.\.)[A-Za-z0-9_][A-Za-z0-9_./-]*\Z")
 GIT_SUBDIRECTORY = re.compile(r"^(?!.*(^|/)\.\.?(/|$))[^/\\][^\\]*\Z")
 
-validate_namespace_path = RegexValidator(
-    rf"^(/{NAMESPACE_SEGMENT})+\Z",
-    "A namespace is a path such as /abc_corp/claim: a leading slash, lowercase segments of "
-    "letters, digits, '_' and '-' (each starting with a letter or digit), no trailing slash.",
-    code="invalid_namespace",
-)
 
 validate_model_name = RegexValidator(
     r"^[A-Za-z0-9][A-Za-z0-9_.-]*\Z",
@@ -32,19 +27,19 @@ validate_http_url = URLValidator(
 
 
 def validate_json_schema(value):
-    """Reject anything that is not a JSON Schema (the draft it declares, else 2020-12)."""
-    if not isinstance(value, dict | bool):
-        raise ValidationError("A JSON Schema is an object, such as {\"type\": \"object\"}.")
-    validator_class = jsonschema_validators.validator_for(value) if isinstance(value, dict) else (
-        jsonschema_validators.Draft202012Validator
-    )
-    try:
-        validator_class.check_schema(value)
-    except jsonschema_exceptions.SchemaError as exc:
-        where = "/".join(str(part) for part in exc.path)
-        raise ValidationError(
-            f"Not a valid JSON Schema{' at ' + where if where else ''}: {exc.message}"
-        ) from exc
+    """Reject anything that is not a JSON Schema (the draft it declares, else 2020-12) that the
+    catalog can apply safely (catalog.jsonschemas.check_schema)."""
+    from catalog.jsonschemas import check_schema
+
+    check_schema(value)
+
+
+MAX_CONNECTION_DEPTH = 16
+
+
+def validate_connection(value):
+    """A data source's connection: bounded nesting, text that can be stored."""
+    validate_storable_json(value, max_depth=MAX_CONNECTION_DEPTH, what="The connection")
 
 
 def validate_repository(value):

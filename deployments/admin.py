@@ -8,6 +8,8 @@ from deployments.choices import FINAL_STATUSES, RECORDABLE_STATUSES, DeploymentS
 from deployments.models import Deployment, Endpoint, EnvironmentVariable, StatusChange
 from mlportal.admin import PortalInline, PortalModelAdmin, ReadOnlyInline
 from mlportal.secrets import MASK, merge_masked_text
+from registry.admin import ModelVersionAdmin
+from registry.models import ModelVersion
 
 
 class EnvironmentVariableForm(forms.ModelForm):
@@ -240,3 +242,17 @@ class EndpointAdmin(PortalModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+# The registry's version admin, with where the version is deployed: deployments build on the
+# registry, never the other way round.
+admin.site.unregister(ModelVersion)
+
+
+@admin.register(ModelVersion)
+class DeployedVersionAdmin(ModelVersionAdmin):
+    inlines = [*ModelVersionAdmin.inlines, DeploymentInline]
+
+    def get_inlines(self, request, obj):
+        # A version being registered has not been deployed anywhere yet.
+        return self.inlines if obj else ModelVersionAdmin.inlines

@@ -2,15 +2,21 @@ import django_filters
 
 from deployments.choices import DeploymentMethod, DeploymentStatus, RollingStrategy
 from deployments.models import ACTIVE, Deployment
-from mlportal.filters import TextSearchFilter, WithinNamespaceFilter
+from mlportal.filters import (
+    MomentFilter,
+    NumberFilter,
+    PortalFilterSet,
+    TextSearchFilter,
+    WithinNamespaceFilter,
+)
 
 
-class DeploymentFilterSet(django_filters.FilterSet):
+class DeploymentFilterSet(PortalFilterSet):
     namespace = django_filters.CharFilter(field_name="catalog_model__namespace__path")
     within = WithinNamespaceFilter(field_name="catalog_model__namespace__path")
     model_name = django_filters.CharFilter(field_name="catalog_model__model_name")
-    model_version = django_filters.NumberFilter(field_name="model_version__model_version")
-    deployment_id = django_filters.NumberFilter()
+    model_version = NumberFilter(field_name="model_version__model_version")
+    deployment_id = NumberFilter()
     endpoint = django_filters.CharFilter()
     environment = django_filters.CharFilter()
     deployment_method = django_filters.ChoiceFilter(choices=DeploymentMethod.choices)
@@ -20,17 +26,17 @@ class DeploymentFilterSet(django_filters.FilterSet):
     active = django_filters.ChoiceFilter(
         choices=[("true", "true"), ("false", "false")], method="filter_active", label="Runs now"
     )
-    active_at = django_filters.IsoDateTimeFilter(
+    active_at = MomentFilter(
         method="filter_active_at", label="Ran at this time (ISO 8601)"
     )
     q = TextSearchFilter(search_fields=[
         "endpoint", "environment", "catalog_model__model_name", "catalog_model__namespace__path",
     ])
-    create_at = django_filters.IsoDateTimeFromToRangeFilter()
     ordering = django_filters.OrderingFilter(
         fields=["create_at", "deployment_id", "endpoint", "environment", "status",
                 "active_from", "active_until", "update_at"]
     )
+    update_at_after = update_at_before = None  # not filtered by update time
 
     class Meta:
         model = Deployment

@@ -60,6 +60,7 @@ class Deployment(models.Model):
 
     audited = True
     namespace_lookup = "catalog_model__namespace__path"
+    audit_parent = "catalog_model"
 
     model_version = models.ForeignKey(
         ModelVersion, on_delete=models.PROTECT, related_name="deployments"
@@ -172,6 +173,7 @@ class EnvironmentVariable(models.Model):
 
     audited = True
     namespace_lookup = "deployment__catalog_model__namespace__path"
+    audit_parent = "deployment__catalog_model"
 
     deployment = models.ForeignKey(
         Deployment, on_delete=models.CASCADE, related_name="environment_variables"

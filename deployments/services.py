@@ -32,7 +32,8 @@ from deployments.choices import (
     RollingStrategy,
 )
 from deployments.models import Deployment, Endpoint, EnvironmentVariable, StatusChange
-from mlportal import access, audit, events
+from mlportal import access, events
+from mlportal.context import acting_user, current_context
 from mlportal.secrets import MASK, merge_masked_text
 
 # A client's clock may run a little ahead of ours; further ahead, its create_at is a mistake.
@@ -52,7 +53,7 @@ RECORDED_FIELDS = ("model_version", "deployment_id", "create_at", "endpoint",
 
 def _actor(user, principal):
     """Who makes a change: the given user and principal, else the audit context's."""
-    context = audit.current_context()
+    context = current_context()
     if principal is None:
         principal = context.principal if context is not None else ""
     if user is not None and not user.is_authenticated:
@@ -65,15 +66,15 @@ def endpoint_namespace(endpoint):
     return Endpoint.objects.filter(url=endpoint).values_list("namespace__path", flat=True).first()
 
 
-def _require_endpoint(endpoint, owner, user):
-    user = user if user is not None else access.acting_user()
-    if user is None or owner is None:  # the system itself (a command, a migration)
+def _require_endpoint(endpoint, namespace, user):
+    user = user if user is not None else acting_user()
+    if user is None or namespace is None:  # the system itself (a command, a migration)
         return
-    if not access.can_write_namespace(user, owner):
+    if not access.can_write_namespace(user, namespace):
         raise PermissionDenied(
-            f"The endpoint {endpoint} belongs to {owner}, the namespace that first deployed "
-            f"there: deploying at it needs the editor role on {owner} too (a grant there or "
-            "above).")
+            f"The endpoint {endpoint} belongs to {namespace}, the namespace that first "
+            f"deployed there: deploying at it needs the editor role on {namespace} too (a "
+            "grant there or above).")
 
 
 def check_endpoint(*, endpoint, user):
@@ -90,7 +91,7 @@ def _claim_endpoint(deployment, user):
     _require_endpoint(deployment.endpoint, endpoint.namespace.path, user)
 
 
-def _log(deployment, *, at, user, principal, reason=""):
+def _add_status_change(deployment, *, at, user, principal, reason=""):
     StatusChange.objects.create(
         deployment=deployment, status=deployment.status,
         traffic_percent=deployment.traffic_percent, at=at, user=user,
@@ -117,7 +118,7 @@ def _stop(deployment, *, status, at, user, principal, reason, replaced_by=None):
     if replaced_by is not None:
         deployment.replaced_by = replaced_by
     deployment.save()
-    _log(deployment, at=at, user=user, principal=principal, reason=reason)
+    _add_status_change(deployment, at=at, user=user, principal=principal, reason=reason)
 
 
 def _retire_others(deployment, *, at, user, principal, reason):
@@ -142,7 +143,7 @@ def _activate(deployment, *, at, user, principal, reason):
     deployment.status = DeploymentStatus.ACTIVE
     deployment.active_from = at
     deployment.save()
-    _log(deployment, at=at, user=user, principal=principal, reason=reason)
+    _add_status_change(deployment, at=at, user=user, principal=principal, reason=reason)
 
 
 def _save_variables(deployment, variables, stored=None):
@@ -271,7 +272,8 @@ def record_deployment(*, model_version, endpoint, deployment_method, rolling_str
         _activate(deployment, at=min(deployment.create_at, now), user=user,
                   principal=principal, reason=reason)
     else:
-        _log(deployment, at=deployment.create_at, user=user, principal=principal, reason=reason)
+        _add_status_change(deployment, at=deployment.create_at, user=user, principal=principal,
+                           reason=reason)
     events.emit(events.DEPLOYMENT_RECORDED, deployment)
     return deployment
 
@@ -341,7 +343,7 @@ def promote(*, deployment, at=None, user=None, principal=None):
     if retired or deployment.traffic_percent != 100:
         deployment.traffic_percent = 100
         deployment.save()
-        _log(deployment, at=at, user=user, principal=principal, reason="promoted")
+        _add_status_change(deployment, at=at, user=user, principal=principal, reason="promoted")
         events.emit(events.DEPLOYMENT_PROMOTED, deployment)
     return deployment
 
@@ -432,7 +434,7 @@ def update_deployment(*, deployment, user=None, principal=None, **fields):
     deployment.full_clean(validate_constraints=False, validate_unique=False)
     deployment.save()
     if traffic_changed:
-        _log(deployment, at=timezone.now(), user=user, principal=principal,
+        _add_status_change(deployment, at=timezone.now(), user=user, principal=principal,
              reason=f"traffic {deployment.traffic_percent}%")
     if "environment_variables" in fields:
         _save_variables(deployment, list(fields["environment_variables"]))

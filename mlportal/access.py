@@ -17,7 +17,7 @@ A model says how it is governed with class attributes:
 - `shared_namespaces_lookup` ("models__namespace__path"): the row is shared by rows in
   many namespaces (data sources); any editor may add one, changing or deleting it needs
   a grant on every namespace that uses it (an unused one: any editor);
-- `owner_field` ("user"): the row belongs to a user (tokens): only they (and
+- `user_field` ("user"): the row belongs to a user (tokens): only they (and
   superusers) see and change it;
 - `auditors_only = True`: the audit trail;
 - `write_role`: the role writing needs (default `editor`; grants need `owner`);
@@ -30,17 +30,28 @@ Any other model is read by every signed-in user and written by superusers only.
 from collections.abc import Mapping
 
 from django.core.exceptions import PermissionDenied
+from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Exists, OuterRef, Q
 from rest_framework import permissions
 
 from mlportal.choices import Role
+from mlportal.context import acting_user
 
 READ_ACTIONS = {"view"}
 AUDITORS_GROUP = "auditors"
 EDITOR, OWNER = Role.EDITOR, Role.OWNER
 # The roles that include a role: an owner is also an editor.
 ROLES_INCLUDING = {EDITOR: {EDITOR, OWNER}, OWNER: {OWNER}}
+
+
+NAMESPACE_SEGMENT = r"[a-z0-9][a-z0-9_-]*"
+validate_namespace_path = RegexValidator(
+    rf"^(/{NAMESPACE_SEGMENT})+\Z",
+    "A namespace is a path such as /abc_corp/claim: a leading slash, lowercase segments of "
+    "letters, digits, '_' and '-' (each starting with a letter or digit), no trailing slash.",
+    code="invalid_namespace",
+)
 
 
 def namespace_path(obj):
@@ -143,7 +154,7 @@ def governed(model):
     """Does the rule say more about `model` than "signed-in users read, superusers write"?"""
     return any(
         getattr(model, attribute, None)
-        for attribute in ("namespace_lookup", "shared_namespaces_lookup", "owner_field")
+        for attribute in ("namespace_lookup", "shared_namespaces_lookup", "user_field")
     )
 
 
@@ -160,10 +171,10 @@ def can(user, action, model_or_obj, *, role=None):
     obj = None if isinstance(model_or_obj, type) else model_or_obj
     if getattr(model, "auditors_only", False):
         return action in READ_ACTIONS and can_view_audit(user)
-    owner_field = getattr(model, "owner_field", None)
-    if owner_field:
+    user_field = getattr(model, "user_field", None)
+    if user_field:
         return (user.is_superuser or obj is None
-                or getattr(obj, f"{owner_field}_id") == user.pk)
+                or getattr(obj, f"{user_field}_id") == user.pk)
     if user.is_superuser or (action in READ_ACTIONS and not getattr(model, "read_role", None)):
         return True
     if action in READ_ACTIONS:
@@ -190,9 +201,9 @@ def restrict(queryset, user, action="view", *, role=None):
         return queryset.none()
     if getattr(model, "auditors_only", False):
         return queryset if action in READ_ACTIONS and can_view_audit(user) else queryset.none()
-    owner_field = getattr(model, "owner_field", None)
-    if owner_field:
-        return queryset if user.is_superuser else queryset.filter(**{owner_field: user})
+    user_field = getattr(model, "user_field", None)
+    if user_field:
+        return queryset if user.is_superuser else queryset.filter(**{user_field: user})
     if user.is_superuser or (action in READ_ACTIONS and not getattr(model, "read_role", None)):
         return queryset
     if action in READ_ACTIONS:
@@ -216,16 +227,16 @@ def restrict(queryset, user, action="view", *, role=None):
 def require(user, action, model_or_obj):
     """`can`, or PermissionDenied naming what is refused."""
     if not can(user, action, model_or_obj):
-        raise PermissionDenied(refusal(user, action, model_or_obj))
+        raise PermissionDenied(refusal_reason(user, action, model_or_obj))
 
 
-def refusal(user, action, model_or_obj):
+def refusal_reason(user, action, model_or_obj):
     """Why `can` says no, for the 403."""
     model = model_or_obj._meta.model
     what = model._meta.verbose_name
     if getattr(model, "auditors_only", False):
         return "The audit trail is for auditors."
-    if getattr(model, "owner_field", None):
+    if getattr(model, "user_field", None):
         return f"This {what} is not yours."
     if is_auditor(user) and not user.is_superuser:
         return "Auditors read; they do not write."
@@ -284,17 +295,6 @@ def require_target(user, model, data):
         )
 
 
-def acting_user():
-    """The signed-in user the current request or `audit.change_context(user=...)` acts for."""
-    from mlportal.audit import current_context
-
-    context = current_context()
-    if context is None:
-        return None
-    user = context.user or getattr(getattr(context, "request", None), "user", None)
-    return user if user is not None and user.is_authenticated else None
-
-
 def _guard_save(sender, instance, raw=False, **kwargs):
     if raw or not governed(sender):
         return
@@ -346,12 +346,12 @@ class PortalPermission(permissions.BasePermission):
         model = getattr(getattr(view, "queryset", None), "model", None)
         if model is None or can(request.user, action, model):
             return True
-        self.message = refusal(request.user, action, model)
+        self.message = refusal_reason(request.user, action, model)
         return False
 
     def has_object_permission(self, request, view, obj):
         action = self._action(request, view)
         if can(request.user, action, obj):
             return True
-        self.message = refusal(request.user, action, obj)
+        self.message = refusal_reason(request.user, action, obj)
         return False

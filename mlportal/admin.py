@@ -3,6 +3,7 @@ import functools
 from django import forms
 from django.apps import apps
 from django.contrib import admin, messages
+from django.db import models
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
@@ -10,9 +11,9 @@ from django.utils.html import format_html
 from mlportal import access
 from mlportal.events import EVENT_TYPES
 from mlportal.fields import encrypted_field_names, secret_display_name
+from mlportal.jsonvalues import JSONFormField
 from mlportal.models import (
     Event,
-    Grant,
     ObjectChange,
     Token,
     WebhookDelivery,
@@ -22,7 +23,6 @@ from mlportal.secrets import MASK
 from mlportal.services import (
     redeliver,
     revoke_token,
-    save_grant,
     save_new_token,
     save_subscription,
     send_test_event,
@@ -126,6 +126,9 @@ class PortalModelAdmin(MaskedSecretsMixin, admin.ModelAdmin):
     cover, and pick (in a form's namespace, catalog model, ... field) only the rows it may
     write into.
     """
+
+    # JSON (connections, schemas) parsed without exhausting the stack (mlportal.jsonvalues).
+    formfield_overrides = {models.JSONField: {"form_class": JSONFormField}}
 
     def get_queryset(self, request):
         return access.restrict(super().get_queryset(request), request.user, "view")
@@ -281,23 +284,6 @@ class TokenAdmin(PortalModelAdmin):
     def revoke(self, request, queryset):
         for token in queryset:
             revoke_token(token)
-
-
-@admin.register(Grant)
-class GrantAdmin(PortalModelAdmin):
-    list_display = ["namespace", "user", "group", "role", "update_at"]
-    list_select_related = ["namespace", "user", "group"]
-    list_filter = ["role"]
-    search_fields = ["namespace__path", "user__username", "group__name"]
-    autocomplete_fields = ["namespace"]
-    fields = ["namespace", "user", "group", "role", "create_at", "update_at"]
-    readonly_fields = ["create_at", "update_at"]
-
-    def save_model(self, request, obj, form, change):
-        save_grant(
-            instance=obj, namespace=obj.namespace.path, user=obj.user, group=obj.group,
-            role=obj.role,
-        )
 
 
 @admin.register(ObjectChange)

@@ -8,11 +8,10 @@ class MlportalConfig(AppConfig):
     default = True
 
     def ready(self):
-        from mlportal import access, audit, throttling
+        from mlportal import access, audit
 
         audit.connect_signals()
         access.connect_guard()
-        throttling.connect_signals()
 
 
 class PortalAdminConfig(admin_apps.AdminConfig):

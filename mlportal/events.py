@@ -17,7 +17,8 @@ import logging
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 
-from mlportal import access, audit
+from mlportal import access
+from mlportal.context import current_context
 from mlportal.secrets import mask
 
 logger = logging.getLogger(__name__)
@@ -85,8 +86,8 @@ def emit(event_type, obj=None, *, document=None, namespace=None):
 
     if event_type not in EVENT_TYPES:
         raise ValueError(f"Unknown event type {event_type!r}.")
-    context = audit.current_context()
-    user = audit._user_of(context) if context is not None else None
+    context = current_context()
+    user = context.acting_user if context is not None else None
     event = Event.objects.create(
         type=event_type,
         namespace=(namespace if namespace is not None

@@ -4,16 +4,14 @@ import django_filters
 from django import forms
 from django.apps import apps
 from django.contrib.contenttypes.models import ContentType
-from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
-from mlportal.choices import ChangeAction, Role
-from mlportal.filters import TextSearchFilter, WithinNamespaceFilter
+from mlportal.choices import ChangeAction
+from mlportal.filters import PortalFilterSet, TextSearchFilter, WithinNamespaceFilter, to_utc
 from mlportal.models import (
     DeliveryStatus,
-    Grant,
     ObjectChange,
     Token,
     WebhookDelivery,
@@ -48,9 +46,7 @@ class DateOrDateTimeField(forms.Field):
             return datetime.datetime.combine(day, datetime.time(), datetime.UTC), True
         if moment is None:
             raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
-        if timezone.is_naive(moment):
-            moment = moment.replace(tzinfo=datetime.UTC)
-        return moment, False
+        return to_utc(moment), False
 
 
 class SinceFilter(django_filters.Filter):
@@ -75,6 +71,8 @@ class UntilFilter(django_filters.Filter):
             return qs
         moment, date_only = value
         if date_only:
+            if moment.date() == datetime.date.max:  # until the end of 9999-12-31: no bound
+                return qs
             return qs.filter(**{f"{self.field_name}__lt": moment + datetime.timedelta(days=1)})
         return qs.filter(**{f"{self.field_name}__lte": moment})
 
@@ -124,31 +122,12 @@ class ObjectChangeFilterSet(django_filters.FilterSet):
         fields = []
 
 
-class GrantFilterSet(django_filters.FilterSet):
-    namespace = django_filters.CharFilter(field_name="namespace__path")
-    within = WithinNamespaceFilter(field_name="namespace__path")
-    user = django_filters.CharFilter(field_name="user__username")
-    group = django_filters.CharFilter(field_name="group__name")
-    role = django_filters.ChoiceFilter(choices=Role.choices)
-    create_at = django_filters.IsoDateTimeFromToRangeFilter()
-    update_at = django_filters.IsoDateTimeFromToRangeFilter()
-    ordering = django_filters.OrderingFilter(
-        fields=[("namespace__path", "namespace"), ("user__username", "user"),
-                ("group__name", "group"), "role", "create_at", "update_at"]
-    )
-
-    class Meta:
-        model = Grant
-        fields = []
-
-
-
-class TokenFilterSet(django_filters.FilterSet):
+class TokenFilterSet(PortalFilterSet):
     usable = django_filters.BooleanFilter(method="filter_usable", label="Usable now")
-    create_at = django_filters.IsoDateTimeFromToRangeFilter()
     ordering = django_filters.OrderingFilter(
         fields=["create_at", "expires_at", "last_used_at", "revoked_at"]
     )
+    update_at_after = update_at_before = None  # not filtered by update time
 
     class Meta:
         model = Token
@@ -159,12 +138,11 @@ class TokenFilterSet(django_filters.FilterSet):
         return queryset.filter(pk__in=usable) if value else queryset.exclude(pk__in=usable)
 
 
-class WebhookSubscriptionFilterSet(django_filters.FilterSet):
+class WebhookSubscriptionFilterSet(PortalFilterSet):
     namespace = django_filters.CharFilter(field_name="namespace__path")
     within = WithinNamespaceFilter(field_name="namespace__path")
     active = django_filters.BooleanFilter()
     q = TextSearchFilter(search_fields=["url", "description"])
-    create_at = django_filters.IsoDateTimeFromToRangeFilter()
     ordering = django_filters.OrderingFilter(
         fields=[("namespace__path", "namespace"), "url", "create_at", "update_at"])
 
@@ -173,11 +151,11 @@ class WebhookSubscriptionFilterSet(django_filters.FilterSet):
         fields = []
 
 
-class WebhookDeliveryFilterSet(django_filters.FilterSet):
+class WebhookDeliveryFilterSet(PortalFilterSet):
     status = django_filters.ChoiceFilter(choices=DeliveryStatus.choices)
     event_type = django_filters.CharFilter(field_name="event__type")
     event = django_filters.UUIDFilter(field_name="event_id")
-    create_at = django_filters.IsoDateTimeFromToRangeFilter()
+    update_at_after = update_at_before = None  # not filtered by update time
 
     class Meta:
         model = WebhookDelivery

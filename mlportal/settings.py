@@ -1,4 +1,4 @@
-"""Settings for mlportal, read from the environment (see README, "Configuration").
+"""Settings for mlportal, read from the environment (see docs/operators.md, "Configuration").
 
 The embedded defaults (SQLite in the project, artifacts on the local filesystem)
 make a fresh clone run with no configuration; production sets DATABASE_URL,
@@ -10,6 +10,7 @@ from pathlib import Path
 
 import dj_database_url
 from boto3.s3.transfer import TransferConfig
+from csp import constants as csp_constants
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -51,12 +52,15 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_prometheus",
+    "csp",
     "django_tasks",
     "django_tasks_db",
     "mlportal",
     "catalog",
     "registry",
     "deployments",
+    # The auditors' pages: they import the apps; nothing imports them.
+    "mlportal.pages",
 ]
 
 MIDDLEWARE = [
@@ -65,6 +69,8 @@ MIDDLEWARE = [
     "mlportal.ops.RequestIdMiddleware",
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "mlportal.middleware.RefuseNulInURLMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -72,7 +78,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "mlportal.audit.AuditContextMiddleware",
+    "mlportal.context.ContextMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
@@ -144,7 +150,7 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "pages:search"
 LOGOUT_REDIRECT_URL = "login"
 
-# HTTPS deployments (README, "Production settings"): DJANGO_HTTPS=1 turns on everything
+# HTTPS deployments (docs/operators.md, "Production settings"): DJANGO_HTTPS=1 turns on everything
 # below; each variable overrides its part. `manage.py check --deploy` is then clean.
 HTTPS = env_flag("DJANGO_HTTPS")
 SECURE_SSL_REDIRECT = env_flag("DJANGO_SECURE_SSL_REDIRECT", HTTPS)
@@ -160,6 +166,23 @@ if env_flag("DJANGO_BEHIND_TLS_PROXY"):
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", "")
 SESSION_COOKIE_AGE = int(os.environ.get("DJANGO_SESSION_COOKIE_AGE", str(12 * 3600)))
 X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy on every response (django-csp): scripts and styles from the portal
+# only, an inline <style> only with the response's nonce, no plugins, no framing, forms post
+# to the portal only. Images may be data: URIs (the admin's and Swagger UI's icons).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [csp_constants.SELF],
+        "script-src": [csp_constants.SELF],
+        "style-src": [csp_constants.SELF, csp_constants.NONCE],
+        "img-src": [csp_constants.SELF, "data:"],
+        "font-src": [csp_constants.SELF, "data:"],
+        "connect-src": [csp_constants.SELF],
+        "object-src": [csp_constants.NONE],
+        "base-uri": [csp_constants.SELF],
+        "form-action": [csp_constants.SELF],
+        "frame-ancestors": [csp_constants.NONE],
+    },
+}
 # Error reports (debug pages, mails to ADMINS) hide every secret-looking value.
 DEFAULT_EXCEPTION_REPORTER_FILTER = "mlportal.secrets.SecretReporterFilter"
 
@@ -167,6 +190,11 @@ STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "media"))
 MEDIA_URL = "media/"
+
+# Request bodies (JSON, form fields) up to 2.5 MB, Django's default; larger ones get a JSON 413
+# on the API. Catalog push webhooks take up to 25 MB, what GitHub sends at most.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+MLPORTAL_WEBHOOK_MAX_BODY_SIZE = 25 * 1024 * 1024
 
 # Uploads larger than this are spooled to a temporary file while the request is read, so an
 # artifact upload never sits whole in memory (the registry streams it on to the storage).
@@ -221,9 +249,15 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "mlportal.api.errors.exception_handler",
+    # JSON with a bound on nesting (mlportal.api.parsers), forms and multipart uploads.
+    "DEFAULT_PARSER_CLASSES": [
+        "mlportal.api.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
-        "rest_framework.renderers.BrowsableAPIRenderer",
+        "mlportal.api.renderers.BrowsableAPIRenderer",
     ],
     # How many proxies in front of the portal append to X-Forwarded-For: the client address
     # (for sign-in throttling) is read that many places from the right; 0 uses REMOTE_ADDR,
@@ -242,6 +276,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Swagger UI would send the schema to validator.swagger.io for a badge: nothing leaves.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     # Several resources have a "status"; each set of values gets its own name.
     "ENUM_NAME_OVERRIDES": {
         "VersionStatusEnum": "registry.choices.VersionStatus",

@@ -18,4 +18,4 @@ class PortalAdminSite(admin.AdminSite):
         return request.user.is_active and request.user.is_authenticated
 
     def login(self, request, extra_context=None):
-        return throttling.refusal(request) or super().login(request, extra_context)
+        return throttling.locked_out_response(request) or super().login(request, extra_context)

@@ -1,70 +1,88 @@
 """Failed sign-ins throttled per client address, on every sign-in path alike.
 
-Django sends `user_login_failed` for every failed `authenticate(request, ...)`; each failure
-is counted in the cache. Once a client address has MLPORTAL_LOGIN_RATE failures in the
-window, `ThrottledModelBackend` (AUTHENTICATION_BACKENDS) refuses its sign-ins on
-any path until the oldest failure leaves the window; the admin login and the token endpoint
-answer 429 with Retry-After. Successful sign-ins do not count, so many colleagues behind
-one proxy are not locked out.
+The counts are rows of the database (SignInFailures), so that every worker process and every
+machine counts together. Each password check first takes a place in its client address's
+window with one atomic UPDATE (count = count + 1 where count < the limit), and gives it back
+when the sign-in succeeds: however many sign-ins arrive at once, from however many workers,
+no more than MLPORTAL_LOGIN_RATE failures a window reach the password check. Once an address
+has used its window, `ThrottledModelBackend` (AUTHENTICATION_BACKENDS) refuses its sign-ins on
+any path until the window ends; the admin login and the token endpoint answer 429 with
+Retry-After. Successful sign-ins do not count, so many colleagues behind one proxy are not
+locked out.
 """
 
-import time
+import datetime
 
 from django.conf import settings
 from django.contrib.auth.backends import ModelBackend
-from django.contrib.auth.signals import user_login_failed
 from django.contrib.auth.views import LoginView
-from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
+from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.http import HttpResponse
+from django.utils import timezone
 from rest_framework.throttling import BaseThrottle
+
+from mlportal.models import SignInFailures
 
 PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 def _rate():
-    """(failures allowed, window in seconds) from a rate such as "10/minute"."""
+    """(failures allowed, window) from a rate such as "10/minute"."""
     count, period = settings.MLPORTAL_LOGIN_RATE.split("/")
-    return int(count), PERIODS[period.strip()[0]]
+    return int(count), datetime.timedelta(seconds=PERIODS[period.strip()[0]])
 
 
 def client_address(request):
     # DRF's reading of REMOTE_ADDR and X-Forwarded-For, trusting NUM_PROXIES proxies only.
-    return BaseThrottle().get_ident(request)
+    return (BaseThrottle().get_ident(request) or "")[:100]
 
 
-def _key(request):
-    return f"mlportal:login-failures:{client_address(request)}"
+def take_attempt(address):
+    """Take one of the address's sign-in attempts in the current window: True when it had
+    one left (it now counts as a failure until `give_back_attempt`)."""
+    allowed, window = _rate()
+    now = timezone.now()
+    rows = SignInFailures.objects.filter(address=address)
+    for _ in range(5):
+        if rows.filter(window_start__gt=now - window, count__lt=allowed).update(
+                count=F("count") + 1):
+            return True
+        if allowed > 0 and rows.filter(window_start__lte=now - window).update(
+                window_start=now, count=1):
+            return True  # the window had ended: a new one starts
+        row = rows.first()
+        if row is None:
+            try:
+                with transaction.atomic():
+                    SignInFailures.objects.create(address=address, window_start=now,
+                                                  count=min(1, allowed))
+                return allowed > 0
+            except IntegrityError:
+                continue  # another worker created it meanwhile: count in its row
+        if row.window_start > now - window and row.count >= allowed:
+            return False  # the window is used up
+        # Another worker started a new window meanwhile: try again in it.
+    return False
 
 
-def _recent_failures(request, now):
-    _, window = _rate()
-    return [moment for moment in cache.get(_key(request), []) if moment > now - window]
+def give_back_attempt(address):
+    """A sign-in that succeeded does not count."""
+    SignInFailures.objects.filter(address=address, count__gt=0).update(count=F("count") - 1)
 
 
 def retry_after(request):
     """Seconds until this client may try to sign in again; None when it may now."""
     allowed, window = _rate()
-    now = time.time()
-    failures = _recent_failures(request, now)
-    if len(failures) < allowed:
+    now = timezone.now()
+    row = SignInFailures.objects.filter(address=client_address(request)).first()
+    if row is None or row.window_start <= now - window or row.count < allowed:
         return None
-    return max(1, int(failures[-allowed] + window - now) + 1)
+    return max(1, int((row.window_start + window - now).total_seconds()) + 1)
 
 
-def _record_failure(sender, credentials, request=None, **kwargs):
-    if request is None:
-        return
-    _, window = _rate()
-    now = time.time()
-    cache.set(_key(request), [*_recent_failures(request, now), now], window)
-
-
-def connect_signals():
-    user_login_failed.connect(_record_failure, dispatch_uid="login_throttle_failures")
-
-
-def refusal(request):
+def locked_out_response(request):
     """A 429 for a sign-in POST from a throttled client address; None when it may try."""
     wait = retry_after(request) if request.method == "POST" else None
     if wait is None:
@@ -81,7 +99,7 @@ class ThrottledLoginView(LoginView):
     """Django's sign-in page, answering 429 while the client address is throttled."""
 
     def post(self, request, *args, **kwargs):
-        return refusal(request) or super().post(request, *args, **kwargs)
+        return locked_out_response(request) or super().post(request, *args, **kwargs)
 
 
 class ThrottledModelBackend(ModelBackend):
@@ -89,10 +107,16 @@ class ThrottledModelBackend(ModelBackend):
     address, whichever view asks."""
 
     def authenticate(self, request, **credentials):
-        if request is not None and retry_after(request) is not None:
+        if request is None:
+            return super().authenticate(request, **credentials)
+        address = client_address(request)
+        if not take_attempt(address):
             # Stops authenticate() before the password is even checked.
             raise PermissionDenied("Too many failed sign-ins from this address.")
-        return super().authenticate(request, **credentials)
+        user = super().authenticate(request, **credentials)
+        if user is not None:
+            give_back_attempt(address)
+        return user
 
 
 class LoginRateThrottle(BaseThrottle):

@@ -2,9 +2,10 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView
 
 from mlportal import ops
+from mlportal.api.docs import SwaggerView
 from mlportal.throttling import ThrottledLoginView
 
 urlpatterns = [
@@ -16,9 +17,9 @@ urlpatterns = [
     path("api/2.0/mlflow/", include("registry.mlflow.urls")),
     path("api/2.0/preview/mlflow/", include("registry.mlflow.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/docs/", SwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     # Sign-in for the pages: any active user; throttled like the admin's (mlportal.throttling).
     path("accounts/login/", ThrottledLoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("", include("mlportal.page_urls")),
+    path("", include("mlportal.pages.urls")),
 ]

@@ -7,9 +7,9 @@ from django.shortcuts import redirect
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from deployments.admin import DeploymentInline
 from mlportal import access
 from mlportal.admin import PortalInline, PortalModelAdmin, ReadOnlyAdminMixin, ReadOnlyInline
+from mlportal.filters import MAX_INTEGER
 from registry import services
 from registry.models import Alias, Artifact, ModelTag, ModelVersion, Tag
 from registry.validators import validate_alias_name, validate_artifact_name
@@ -43,7 +43,8 @@ class TagInline(PortalInline):
 
 class ModelVersionForm(forms.ModelForm):
     model_version = forms.IntegerField(
-        required=False, min_value=1, help_text="Empty: the next number of this model."
+        required=False, min_value=1, max_value=MAX_INTEGER,
+        help_text="Empty: the next number of this model."
     )
 
     class Meta:
@@ -74,12 +75,9 @@ class ModelVersionAdmin(PortalModelAdmin):
     search_fields = ["catalog_model__namespace__path", "catalog_model__model_name",
                      "created_by", "description"]
     autocomplete_fields = ["catalog_model"]
-    inlines = [ArtifactInline, TagInline, DeploymentInline]
+    # deployments.admin registers this admin again with where the version is deployed.
+    inlines = [ArtifactInline, TagInline]
     actions = ["deprecate"]
-
-    def get_inlines(self, request, obj):
-        # A version being registered has not been deployed anywhere yet.
-        return self.inlines if obj else [ArtifactInline, TagInline]
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(

@@ -1,16 +1,22 @@
 import django_filters
 from django.db.models import Q
 
-from mlportal.filters import LeanFilterSetMixin, TextSearchFilter, WithinNamespaceFilter
+from mlportal.filters import (
+    LeanFilterSetMixin,
+    NumberFilter,
+    PortalFilterSet,
+    TextSearchFilter,
+    WithinNamespaceFilter,
+)
 from registry.choices import VersionStatus
 from registry.models import Alias, Artifact, ModelTag, ModelVersion
 
 
-class ModelVersionFilterSet(LeanFilterSetMixin, django_filters.FilterSet):
+class ModelVersionFilterSet(LeanFilterSetMixin, PortalFilterSet):
     namespace = django_filters.CharFilter(field_name="catalog_model__namespace__path")
     within = WithinNamespaceFilter(field_name="catalog_model__namespace__path")
     model_name = django_filters.CharFilter(field_name="catalog_model__model_name")
-    model_version = django_filters.NumberFilter()
+    model_version = NumberFilter()
     created_by = django_filters.CharFilter()
     registered_by = django_filters.CharFilter(field_name="registered_by__username")
     # A model's alias names are unique, a version's tag keys too: each filter matches at most
@@ -21,8 +27,6 @@ class ModelVersionFilterSet(LeanFilterSetMixin, django_filters.FilterSet):
     q = TextSearchFilter(search_fields=[
         "description", "created_by", "catalog_model__model_name", "catalog_model__namespace__path",
     ])
-    create_at = django_filters.IsoDateTimeFromToRangeFilter()
-    update_at = django_filters.IsoDateTimeFromToRangeFilter()
     ordering = django_filters.OrderingFilter(fields=[
         ("catalog_model__namespace__path", "namespace"),
         ("catalog_model__model_name", "model_name"),
@@ -41,13 +45,13 @@ class ModelVersionFilterSet(LeanFilterSetMixin, django_filters.FilterSet):
 
 
 
-class ArtifactFilterSet(django_filters.FilterSet):
+class ArtifactFilterSet(PortalFilterSet):
     name = django_filters.CharFilter()
     stored = django_filters.BooleanFilter(method="filter_stored", label="Uploaded (not linked)")
     sha256 = django_filters.CharFilter(lookup_expr="iexact")
     q = TextSearchFilter(search_fields=["name", "uri"])
-    create_at = django_filters.IsoDateTimeFromToRangeFilter()
     ordering = django_filters.OrderingFilter(fields=["name", "size", "create_at"])
+    update_at_after = update_at_before = None  # not filtered by update time
 
     class Meta:
         model = Artifact
@@ -58,16 +62,14 @@ class ArtifactFilterSet(django_filters.FilterSet):
 
 
 
-class AliasFilterSet(django_filters.FilterSet):
+class AliasFilterSet(PortalFilterSet):
     namespace = django_filters.CharFilter(field_name="catalog_model__namespace__path")
     model_name = django_filters.CharFilter(field_name="catalog_model__model_name")
     alias = django_filters.CharFilter(field_name="name")
-    model_version = django_filters.NumberFilter(field_name="version__model_version")
+    model_version = NumberFilter(field_name="version__model_version")
     q = TextSearchFilter(search_fields=[
         "name", "catalog_model__model_name", "catalog_model__namespace__path",
     ])
-    create_at = django_filters.IsoDateTimeFromToRangeFilter()
-    update_at = django_filters.IsoDateTimeFromToRangeFilter()
     ordering = django_filters.OrderingFilter(fields=[
         ("catalog_model__namespace__path", "namespace"),
         ("catalog_model__model_name", "model_name"),

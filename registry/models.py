@@ -22,6 +22,7 @@ class ModelVersion(models.Model):
 
     audited = True
     namespace_lookup = "catalog_model__namespace__path"
+    audit_parent = "catalog_model"
 
     catalog_model = models.ForeignKey(
         CatalogModel, on_delete=models.PROTECT, related_name="versions"
@@ -75,6 +76,7 @@ class Artifact(models.Model):
 
     audited = True
     namespace_lookup = "version__catalog_model__namespace__path"
+    audit_parent = "version__catalog_model"
 
     version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="artifacts")
     name = models.CharField(max_length=100, validators=[validate_artifact_name])
@@ -152,6 +154,7 @@ class Alias(models.Model):
 
     audited = True
     namespace_lookup = "catalog_model__namespace__path"
+    audit_parent = "catalog_model"
 
     catalog_model = models.ForeignKey(
         CatalogModel, on_delete=models.PROTECT, related_name="aliases"
@@ -190,6 +193,7 @@ class Tag(models.Model):
 
     audited = True
     namespace_lookup = "version__catalog_model__namespace__path"
+    audit_parent = "version__catalog_model"
 
     version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="tags")
     key = models.CharField(max_length=100, validators=[validate_tag_key])
@@ -217,6 +221,7 @@ class ModelTag(models.Model):
 
     audited = True
     namespace_lookup = "catalog_model__namespace__path"
+    audit_parent = "catalog_model"
 
     catalog_model = models.ForeignKey(
         CatalogModel, on_delete=models.CASCADE, related_name="model_tags"

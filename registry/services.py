@@ -119,7 +119,7 @@ def register_version(*, namespace, model_name, model_version=None, description="
     )
     if create_at is not None:
         version.create_at = create_at
-    version.full_clean(exclude=RELATED, validate_constraints=False)
+    version.full_clean(exclude=FOREIGN_KEYS_AT_HAND, validate_constraints=False)
     version.model_version = next_version_number(catalog_model, model_version)
     for row in [*links, *new_tags]:
         row.version = version
@@ -177,7 +177,7 @@ def next_version_number(catalog_model, wanted=None):
 
 
 # Rows are built from objects already at hand: no query to check that they exist.
-RELATED = ["catalog_model", "version", "registered_by"]
+FOREIGN_KEYS_AT_HAND = ["catalog_model", "version", "registered_by"]
 
 
 def _new_links(documents, user):
@@ -202,7 +202,7 @@ def _checked(rows, field, name_of):
     errors = []
     for row in rows:
         try:
-            row.full_clean(exclude=RELATED, validate_constraints=False)
+            row.full_clean(exclude=FOREIGN_KEYS_AT_HAND, validate_constraints=False)
         except ValidationError as exc:
             errors.append(f"{name_of(row)}: {'; '.join(exc.messages)}")
     if errors:
@@ -254,7 +254,7 @@ def link_artifact(*, version, name, uri, user=None):
     """Record an artifact that already exists elsewhere (s3://, gs://, https://, ...)."""
     _check_artifact_name(version, name)
     artifact = Artifact(version=version, name=name, uri=uri, registered_by=user)
-    artifact.full_clean(exclude=RELATED, validate_constraints=False)
+    artifact.full_clean(exclude=FOREIGN_KEYS_AT_HAND, validate_constraints=False)
     artifact.save()
     return artifact
 
@@ -398,7 +398,7 @@ def _record_upload(*, version, name, uri, storage_key, size, sha256, user, reser
         ))
     artifact = Artifact(version=version, name=name, uri=uri, storage_key=storage_key,
                         size=size, sha256=sha256, registered_by=user)
-    artifact.full_clean(exclude=RELATED, validate_constraints=False)
+    artifact.full_clean(exclude=FOREIGN_KEYS_AT_HAND, validate_constraints=False)
     artifact.save()
     return artifact
 
@@ -442,7 +442,7 @@ def update_version(*, version, description=None, status=None, tags=None):
         version.description = description
     if status is not None:
         version.status = status
-    version.full_clean(exclude=RELATED, validate_constraints=False)
+    version.full_clean(exclude=FOREIGN_KEYS_AT_HAND, validate_constraints=False)
     version.save()
     if (version.description, version.status) != before:
         events.emit(events.VERSION_DEPRECATED if version.status == VersionStatus.DEPRECATED != before[1] else events.VERSION_CHANGED, version)  # noqa: E501
@@ -498,7 +498,7 @@ def set_alias(*, version, name):
         alias = Alias(catalog_model=catalog_model, name=name)
     moved = not created and alias.version_id != version.pk
     alias.version = version
-    alias.full_clean(exclude=RELATED, validate_constraints=False)
+    alias.full_clean(exclude=FOREIGN_KEYS_AT_HAND, validate_constraints=False)
     alias.save()
     if created or moved:
         events.emit(events.ALIAS_SET if created else events.ALIAS_MOVED, alias)
@@ -521,7 +521,7 @@ def set_model_tag(*, catalog_model, key, value):
         return tag
     tag.value = value
     try:
-        tag.full_clean(exclude=RELATED, validate_constraints=False)
+        tag.full_clean(exclude=FOREIGN_KEYS_AT_HAND, validate_constraints=False)
     except ValidationError as exc:
         raise ValidationError({"tags": [f"{key}: {'; '.join(exc.messages)}"]}) from exc
     tag.save()

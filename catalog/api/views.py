@@ -1,32 +1,42 @@
 import json
 
+from django.conf import settings
 from django.db.models import Prefetch
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from jsonschema import validators as jsonschema_validators
 from rest_framework import exceptions, status
 from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
+from catalog import services
 from catalog.api.serializers import (
-    CatalogModelSerializer,
     CatalogSourceSerializer,
     CatalogSyncSerializer,
     DataSourceSerializer,
+    GrantSerializer,
     NamespaceSerializer,
     ValidateInputSerializer,
 )
+from catalog.documents import CatalogModelSerializer
 from catalog.filtersets import (
     CatalogModelFilterSet,
     CatalogSourceFilterSet,
     CatalogSyncFilterSet,
     DataSourceFilterSet,
+    GrantFilterSet,
     NamespaceFilterSet,
 )
+from catalog.jsonschemas import instance_errors
 from catalog.models import CatalogModel, CatalogSource, CatalogSync, DataSource, Namespace
 from catalog.services import request_sync
 from mlportal.api.base import PortalViewSet, ReadOnlyPortalViewSet
+from mlportal.api.errors import Conflict, read_body
+from mlportal.jsonvalues import MAX_BODY_DEPTH, too_deep
+from mlportal.models import Grant
+
+# Delivery ids of GitHub, Gitea and Forgejo (not signed: the body is what is checked).
+DELIVERY_HEADERS = ("X-GitHub-Delivery", "X-Gitea-Delivery", "X-Forgejo-Delivery")
 
 LATEST_SYNC = Prefetch("syncs", queryset=CatalogSync.objects.select_related(
     "source", "requested_by").order_by("-queued_at", "-id")[:1], to_attr="latest_syncs")
@@ -58,11 +68,7 @@ class CatalogModelViewSet(PortalViewSet):
     def validate_input(self, request, pk=None):
         """Check an inference request against the model's input schema, before calling it."""
         schema = self.get_object().inference_input_schema
-        validator_class = jsonschema_validators.validator_for(schema)
-        errors = [
-            {"path": "/".join(str(part) for part in error.absolute_path), "message": error.message}
-            for error in sorted(validator_class(schema).iter_errors(request.data), key=str)
-        ]
+        errors = instance_errors(schema, request.data)
         return Response({"valid": not errors, "errors": errors})
 
 
@@ -116,13 +122,24 @@ class CatalogSourceViewSet(PortalViewSet):
         if not source.webhook_secret:
             return Response({"detail": "This source has no webhook secret; set one first."},
                             status=status.HTTP_403_FORBIDDEN)
-        body = request.body
+        # GitHub sends up to 25 MB: more than DATA_UPLOAD_MAX_MEMORY_SIZE allows elsewhere.
+        body = read_body(request, limit=settings.MLPORTAL_WEBHOOK_MAX_BODY_SIZE)
         if not source.signature_matches(body, signature):
             return Response({"detail": "The signature does not match the body and the "
                                        "source's webhook secret."},
                             status=status.HTTP_403_FORBIDDEN)
         if request.headers.get("X-GitHub-Event") == "ping":
             return Response({"detail": "pong"})
+        if too_deep(body) is not None:
+            raise exceptions.ParseError(
+                f"JSON parse error - the body is nested more than {MAX_BODY_DEPTH} levels deep.")
+        try:
+            services.record_push_delivery(
+                source=source, body=body, delivery_id=next(
+                    (request.headers[name] for name in DELIVERY_HEADERS
+                     if request.headers.get(name)), ""))
+        except services.ReplayedDelivery as exc:
+            raise Conflict(str(exc)) from exc
         try:
             payload = json.loads(body)
         except ValueError:
@@ -143,3 +160,9 @@ class CatalogSyncViewSet(ReadOnlyPortalViewSet):
     queryset = CatalogSync.objects.select_related("source", "requested_by")
     serializer_class = CatalogSyncSerializer
     filterset_class = CatalogSyncFilterSet
+
+
+class GrantViewSet(PortalViewSet):
+    queryset = Grant.objects.select_related("namespace", "user", "group")
+    serializer_class = GrantSerializer
+    filterset_class = GrantFilterSet

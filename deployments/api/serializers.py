@@ -1,4 +1,9 @@
+import datetime
+
+from django.db import connection
 from django.db.models import Prefetch
+from django.utils.functional import cached_property
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from catalog.validators import validate_http_url
@@ -6,7 +11,8 @@ from deployments import services
 from deployments.choices import DeploymentMethod, DeploymentStatus, RollingStrategy, describe
 from deployments.models import Deployment, StatusChange
 from deployments.validators import validate_variable_name
-from mlportal.api.base import ModelSerializer, Timestamp
+from mlportal.api.base import NumberField, PortalModelSerializer, Timestamp
+from registry.api.serializers import ModelVersionSerializer, json_array, related
 from registry.services import find_version
 
 TRAFFIC_PERCENT_MESSAGE = "A traffic percent is between 1 and 100."
@@ -36,7 +42,7 @@ class EnvironmentVariableSerializer(serializers.Serializer):
         return document
 
 
-class StatusChangeSerializer(ModelSerializer):
+class StatusChangeSerializer(PortalModelSerializer):
     user = serializers.CharField(source="user_name", read_only=True)
 
     class Meta:
@@ -45,16 +51,16 @@ class StatusChangeSerializer(ModelSerializer):
         read_only_fields = fields
 
 
-class DeploymentSerializer(ModelSerializer):
+class DeploymentSerializer(PortalModelSerializer):
     """The user's deployment document (examples/deployment.json) plus id and what the server
     keeps: status, when it served (active_from, active_until), what replaced it, its status
     history and update_at. The version is addressed by namespace, model_name, model_version."""
 
     namespace = serializers.CharField(source="catalog_model.namespace.path", max_length=255)
     model_name = serializers.CharField(source="catalog_model.model_name", max_length=200)
-    model_version = serializers.IntegerField(source="model_version.model_version", min_value=1)
-    deployment_id = serializers.IntegerField(
-        min_value=1, required=False,
+    model_version = NumberField(source="model_version.model_version")
+    deployment_id = NumberField(
+        required=False,
         help_text="1, 2, 3, ... per model; assigned by the server when left out.",
     )
     create_at = Timestamp(required=False)
@@ -112,7 +118,7 @@ class DeploymentSerializer(ModelSerializer):
                                           **validated_data)
 
 
-class DeploymentSummarySerializer(ModelSerializer):
+class DeploymentSummarySerializer(PortalModelSerializer):
     """Where a version is deployed, for the version's own document:
     `deployments = DeploymentSummarySerializer(many=True, read_only=True)` with the version
     queryset prefetching `DEPLOYMENTS_OF_VERSION`."""
@@ -129,3 +135,61 @@ class DeploymentSummarySerializer(ModelSerializer):
 DEPLOYMENTS_OF_VERSION = Prefetch(
     "deployments", queryset=Deployment.objects.order_by("-create_at", "-id")
 )
+
+DEPLOYMENT_TIMES = ("active_from", "active_until")
+
+
+def _deployments_array():
+    """The version's deployments as a JSON array in the version's own query (PostgreSQL),
+    written in SQL once (as registry.api.serializers.with_documents' arrays)."""
+    fields = ", ".join(f"'{field}', {field}" for field in DeploymentSummarySerializer.Meta.fields)
+    return json_array("deployments_deployment", "model_version_id",
+                      f"json_build_object({fields})", "create_at DESC, id DESC")
+
+
+DEPLOYMENTS_ARRAY = _deployments_array()
+
+
+def with_deployments(queryset):
+    """`queryset` of versions (registry.api.serializers.with_documents) with where each is
+    deployed: in the same query on PostgreSQL, else one prefetch query."""
+    if connection.vendor != "postgresql":
+        return queryset.prefetch_related(Prefetch(
+            "deployments", queryset=DEPLOYMENTS_OF_VERSION.queryset,
+            to_attr="document_deployments"))
+    return queryset.annotate(document_deployments_json=DEPLOYMENTS_ARRAY)
+
+
+def _deployments_from_json(name, values):
+    for value in values:  # timestamps as datetimes, for the serializer's format
+        for field in DEPLOYMENT_TIMES:
+            if value[field] is not None:
+                value[field] = datetime.datetime.fromisoformat(value[field])
+    return values
+
+
+@extend_schema_serializer(component_name="ModelVersion")
+class DeployedVersionSerializer(ModelVersionSerializer):
+    """The user's version document (examples/model_version.json) plus id and server fields."""
+
+    # The registry's version document with where the version is deployed: the document
+    # /api/v1/versions/ serves.
+    deployments = DeploymentSummarySerializer(
+        many=True, read_only=True, help_text="Where this version is or was deployed, newest first."
+    )
+
+    class Meta(ModelVersionSerializer.Meta):
+        fields = [*ModelVersionSerializer.Meta.fields[:-1], "deployments", "update_at"]
+
+    def to_representation(self, version):
+        # The registry's document (built directly), deployments before update_at.
+        document = super().to_representation(version)
+        update_at = document.pop("update_at")
+        document["deployments"] = self._deployments.to_representation(
+            related(version, "deployments", _deployments_from_json))
+        document["update_at"] = update_at
+        return document
+
+    @cached_property
+    def _deployments(self):
+        return self.fields["deployments"]

@@ -7,6 +7,7 @@ from rest_framework import serializers, status, viewsets
 from rest_framework.response import Response
 
 from mlportal import access
+from mlportal.filters import MAX_INTEGER
 
 
 class Timestamp(serializers.DateTimeField):
@@ -19,7 +20,20 @@ class Timestamp(serializers.DateTimeField):
         return value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-class ModelSerializer(serializers.ModelSerializer):
+class NumberField(serializers.IntegerField):
+    """A number the portal counts with (a version number, a deployment id): 1 to 2147483647
+    (PostgreSQL's integer) unless told otherwise, so that a larger one is a 400 naming the
+    field rather than a database error."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", MAX_INTEGER)
+        super().__init__(**kwargs)
+
+
+# DRF's ModelSerializer with the portal's timestamps and its access check on save. (A comment,
+# not a docstring: the OpenAPI schema would describe every resource without one by it.)
+class PortalModelSerializer(serializers.ModelSerializer):
     serializer_field_mapping = {
         **serializers.ModelSerializer.serializer_field_mapping,
         models.DateTimeField: Timestamp,
@@ -39,6 +53,8 @@ class ModelSerializer(serializers.ModelSerializer):
         return super().save(**kwargs)
 
 
+# The docstring describes every resource without one in the OpenAPI schema: the serializer's
+# save it names is PortalModelSerializer.save.
 class PortalViewSet(viewsets.ModelViewSet):
     """Base of every API resource: rows pass through the access rule; writes are atomic.
 

@@ -1,5 +1,6 @@
 """How API errors look: DRF's shape, with 409 for conflicts and nothing left as a 500."""
 
+from django.conf import settings
 from django.core import exceptions as django_exceptions
 from django.db import IntegrityError, models
 from rest_framework import exceptions, status
@@ -11,6 +12,16 @@ class Conflict(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
     default_detail = "This conflicts with an existing record."
     default_code = "conflict"
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "payload_too_large"
+
+    @classmethod
+    def over(cls, limit):
+        return cls(f"The request body is larger than the {limit / 1024 / 1024:g} MB this "
+                   "endpoint accepts.")
 
 
 def _only_uniqueness_errors(detail):
@@ -43,7 +54,9 @@ def validation_detail(error, field="non_field_errors"):
 
 def exception_handler(exc, context):
     """DRF's handler, plus: uniqueness -> 409, protected rows -> 409, model validation -> 400."""
-    if isinstance(exc, django_exceptions.ValidationError):
+    if isinstance(exc, django_exceptions.RequestDataTooBig):
+        exc = PayloadTooLarge.over(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+    elif isinstance(exc, django_exceptions.ValidationError):
         exc = exceptions.ValidationError(validation_detail(exc))
     elif isinstance(exc, (models.ProtectedError, models.RestrictedError)):
         blockers = sorted({str(obj) for obj in list(exc.protected_objects)[:5]}) if hasattr(
@@ -66,3 +79,15 @@ def exception_handler(exc, context):
     ):
         response.status_code = status.HTTP_409_CONFLICT
     return response
+
+
+def read_body(request, *, limit):
+    """The raw body of a DRF request, up to `limit` bytes (where an endpoint must take more
+    than DATA_UPLOAD_MAX_MEMORY_SIZE, such as a push webhook); PayloadTooLarge beyond."""
+    length = request.META.get("CONTENT_LENGTH") or "0"
+    if length.isdigit() and int(length) > limit:
+        raise PayloadTooLarge.over(limit)
+    body = request._request.read(limit + 1)
+    if len(body) > limit:
+        raise PayloadTooLarge.over(limit)
+    return body

@@ -11,7 +11,6 @@ from rest_framework.views import APIView
 from mlportal import access
 from mlportal.api.base import PortalViewSet, ReadOnlyPortalViewSet
 from mlportal.api.serializers import (
-    GrantSerializer,
     NewTokenSerializer,
     ObjectChangeSerializer,
     TokenRequestSerializer,
@@ -20,13 +19,12 @@ from mlportal.api.serializers import (
     WebhookSubscriptionSerializer,
 )
 from mlportal.filtersets import (
-    GrantFilterSet,
     ObjectChangeFilterSet,
     TokenFilterSet,
     WebhookDeliveryFilterSet,
     WebhookSubscriptionFilterSet,
 )
-from mlportal.models import Grant, ObjectChange, Token, WebhookSubscription
+from mlportal.models import ObjectChange, Token, WebhookSubscription
 from mlportal.services import redeliver, revoke_token, save_new_token, send_test_event
 from mlportal.throttling import LoginRateThrottle
 
@@ -83,12 +81,6 @@ class TokenViewSet(ReadOnlyPortalViewSet):
         """Revoke the token from now on (revoking again changes nothing)."""
         token = revoke_token(self.get_object())
         return Response(self.get_serializer(token).data)
-
-
-class GrantViewSet(PortalViewSet):
-    queryset = Grant.objects.select_related("namespace", "user", "group")
-    serializer_class = GrantSerializer
-    filterset_class = GrantFilterSet
 
 
 class CanViewAudit(permissions.BasePermission):

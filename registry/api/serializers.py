@@ -1,16 +1,13 @@
-import datetime
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import connection
 from django.db.models import JSONField, Prefetch
 from django.db.models.expressions import RawSQL
 from django.urls import reverse
-from django.utils.functional import cached_property
 from rest_framework import serializers
 
 from catalog.validators import validate_model_name, validate_namespace_path
-from deployments.api.serializers import DEPLOYMENTS_OF_VERSION, DeploymentSummarySerializer
-from mlportal.api.base import ModelSerializer, Timestamp
+from mlportal.api.base import NumberField, PortalModelSerializer, Timestamp
 from registry import services
 from registry.choices import VersionStatus
 from registry.models import Alias, Artifact, ModelTag, ModelVersion, Tag
@@ -28,7 +25,8 @@ def download_path(artifact):
 
 
 # What a version's document reads, each in its order within one version: by id (the order
-# they were given in), by key, newest deployment first. Ordering by the version too (the
+# they were given in), by key. (The deployments app adds where the version is deployed:
+# deployments.api.serializers.with_deployments.) Ordering by the version too (the
 # models' Meta.ordering) would join the versions' table into every prefetch for nothing, and
 # plain lists (to_attr) spare a queryset per version and relation.
 DOCUMENT_PREFETCHES = (
@@ -37,16 +35,10 @@ DOCUMENT_PREFETCHES = (
     Prefetch("tags", queryset=Tag.objects.order_by("version_id", "key"),
              to_attr="document_tags"),
     Prefetch("aliases", queryset=Alias.objects.order_by(), to_attr="document_aliases"),
-    Prefetch("deployments", queryset=DEPLOYMENTS_OF_VERSION.queryset,
-             to_attr="document_deployments"),
 )
 
 
-DEPLOYMENT_SUMMARY_FIELDS = DeploymentSummarySerializer.Meta.fields
-DEPLOYMENT_TIMES = ("active_from", "active_until")
-
-
-def _json_array(table, link, build, order=""):
+def json_array(table, link, build, order=""):
     """SQL: the rows of `table` whose `link` is the version, as a JSON array of `build`."""
     order = f" ORDER BY {order}" if order else ""
     return RawSQL(
@@ -57,20 +49,16 @@ def _json_array(table, link, build, order=""):
 
 def _document_arrays():
     """The annotations of with_documents (PostgreSQL), written in SQL once: the ORM would
-    compile four subqueries on every request, which costs more than the queries they save."""
-    fields = ", ".join(f"'{field}', {field}" for field in DEPLOYMENT_SUMMARY_FIELDS)
+    compile the subqueries on every request, which costs more than the queries they save."""
     return {
-        "document_artifacts_json": _json_array(
+        "document_artifacts_json": json_array(
             "registry_artifact", "version_id",
             "json_build_object('name', name, 'uri', uri, 'storage_key', storage_key, "
             "'size', size, 'sha256', sha256)", "id"),
-        "document_tags_json": _json_array(
+        "document_tags_json": json_array(
             "registry_tag", "version_id", "json_build_object('key', key, 'value', value)",
             "key"),
-        "document_aliases_json": _json_array("registry_alias", "version_id", "name"),
-        "document_deployments_json": _json_array(
-            "deployments_deployment", "model_version_id", f"json_build_object({fields})",
-            "create_at DESC, id DESC"),
+        "document_aliases_json": json_array("registry_alias", "version_id", "name"),
     }
 
 
@@ -81,7 +69,7 @@ def with_documents(queryset):
     """`queryset` of versions with what their documents read besides the version's row.
 
     On PostgreSQL, in the same query: each relation as a JSON array built by the database
-    (one round trip for a version or a page of them, instead of five). Elsewhere with
+    (one round trip for a version or a page of them, instead of four). Elsewhere with
     DOCUMENT_PREFETCHES (one query per relation).
     """
     if connection.vendor != "postgresql":
@@ -97,23 +85,20 @@ def _from_json(name, values):
         return [Tag(**value) for value in values]
     if name == "aliases":
         return [Alias(name=value) for value in values]
-    for value in values:  # deployments: timestamps as datetimes, for the serializer's format
-        for field in DEPLOYMENT_TIMES:
-            if value[field] is not None:
-                value[field] = datetime.datetime.fromisoformat(value[field])
     return values
 
 
-def related(version, name):
-    """The version's `name` rows (artifacts, tags, aliases, deployments): as with_documents
-    fetched them, else from its related manager."""
+def related(version, name, from_json=_from_json):
+    """The version's `name` rows (artifacts, tags, aliases; deployments for the deployments
+    app, with its own `from_json`): as with_documents fetched them, else from its related
+    manager."""
     fields = version.__dict__
     rows = fields.get(f"document_{name}")
     if rows is not None:
         return rows
     values = fields.get(f"document_{name}_json")
     if values is not None:
-        return _from_json(name, values)
+        return from_json(name, values)
     return getattr(version, name).all()
 
 
@@ -179,7 +164,10 @@ class TagsField(serializers.DictField):
 IMMUTABLE = ("namespace", "model_name", "model_version", "create_at", "created_by")
 
 
-class ModelVersionSerializer(ModelSerializer):
+# The API serves it with where the version is deployed added
+# (deployments.api.serializers.DeployedVersionSerializer): deployments build on the registry,
+# never the other way round.
+class ModelVersionSerializer(PortalModelSerializer):
     """The user's version document (examples/model_version.json) plus id and server fields."""
 
     namespace = serializers.CharField(
@@ -189,8 +177,8 @@ class ModelVersionSerializer(ModelSerializer):
     model_name = serializers.CharField(
         source="catalog_model.model_name", max_length=200, validators=[validate_model_name]
     )
-    model_version = serializers.IntegerField(
-        min_value=1, max_value=2_147_483_647, required=False,
+    model_version = NumberField(
+        required=False,
         help_text="Assigned by the server (the next number) unless given.",
     )
     artifacts = ArtifactLinkSerializer(many=True, required=False)
@@ -203,12 +191,9 @@ class ModelVersionSerializer(ModelSerializer):
     status = serializers.ChoiceField(choices=VersionStatus.choices, required=False)
     tags = TagsField(required=False)
     aliases = serializers.SerializerMethodField()
-    registered_by = serializers.CharField(
-        source="registered_by.username", read_only=True, default=None,
+    registered_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True,
         help_text="The portal user who registered it.",
-    )
-    deployments = DeploymentSummarySerializer(
-        many=True, read_only=True, help_text="Where this version is or was deployed, newest first."
     )
 
     class Meta:
@@ -216,7 +201,7 @@ class ModelVersionSerializer(ModelSerializer):
         fields = [
             "id", "namespace", "model_name", "model_version", "description", "artifacts",
             "create_at", "created_by", "status", "tags", "aliases", "registered_by",
-            "deployments", "update_at",
+            "update_at",
         ]
 
     def get_aliases(self, version) -> list[str]:
@@ -242,14 +227,8 @@ class ModelVersionSerializer(ModelSerializer):
             "tags": {tag.key: tag.value for tag in related(version, "tags")},
             "aliases": self.get_aliases(version),
             "registered_by": registered_by.username if registered_by is not None else None,
-            "deployments": self._deployments.to_representation(
-                related(version, "deployments")),
             "update_at": timestamp(version.update_at),
         }
-
-    @cached_property
-    def _deployments(self):
-        return self.fields["deployments"]
 
     def validate(self, attrs):
         if self.instance is None:
@@ -305,7 +284,7 @@ class ModelVersionSerializer(ModelSerializer):
         )
 
 
-class ArtifactSerializer(ModelSerializer):
+class ArtifactSerializer(PortalModelSerializer):
     """An artifact of a version: a link ({"name", "uri"}) or, sent as multipart with `file`,
     an upload."""
 
@@ -319,14 +298,16 @@ class ArtifactSerializer(ModelSerializer):
     file = serializers.FileField(write_only=True, required=False, use_url=False)
     stored = serializers.BooleanField(source="is_stored", read_only=True)
     download_url = serializers.SerializerMethodField()
-    registered_by = serializers.CharField(
-        source="registered_by.username", read_only=True, default=None)
+    registered_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True)
+    sha256 = serializers.CharField(read_only=True, allow_null=True,
+                                   help_text="Hex digest (uploads); null for links.")
 
     class Meta:
         model = Artifact
         fields = ["name", "uri", "file", "size", "sha256", "stored", "download_url",
                   "registered_by", "create_at"]
-        read_only_fields = ["size", "sha256", "create_at"]
+        read_only_fields = ["size", "create_at"]
 
     def to_representation(self, artifact):
         document = super().to_representation(artifact)
@@ -359,7 +340,7 @@ class ArtifactSerializer(ModelSerializer):
         )
 
 
-class AliasSerializer(ModelSerializer):
+class AliasSerializer(PortalModelSerializer):
     """An alias of a model, set by natural key: setting one that exists moves it."""
 
     namespace = serializers.CharField(
@@ -370,7 +351,7 @@ class AliasSerializer(ModelSerializer):
         source="catalog_model.model_name", max_length=200, validators=[validate_model_name]
     )
     alias = serializers.CharField(source="name", max_length=50, validators=[validate_alias_name])
-    model_version = serializers.IntegerField(source="version.model_version", min_value=1)
+    model_version = NumberField(source="version.model_version")
     version = serializers.IntegerField(source="version_id", read_only=True,
                                        help_text="The id of the version it points at.")
 
@@ -380,7 +361,7 @@ class AliasSerializer(ModelSerializer):
                   "create_at", "update_at"]
 
 
-class ModelTagSerializer(ModelSerializer):
+class ModelTagSerializer(PortalModelSerializer):
     """A tag of a catalog model as a whole (MLflow's registered-model tags), by natural key;
     once set, only its value changes."""
 

@@ -4,12 +4,14 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.viewsets import ModelViewSet
 
-from mlportal import access, audit
+from mlportal import access
 from mlportal.api.base import PortalViewSet
+from mlportal.api.parsers import JSONParser
+from mlportal.context import set_principal
 from registry import services
 from registry.api.serializers import (
     AliasSerializer,
@@ -43,9 +45,12 @@ def store_error(exc):
     return (ArtifactStoreUnavailable if exc.unreachable else ArtifactStoreRefused)(str(exc))
 
 
+# Routed by deployments.api.urls as deployments.api.views.DeployedVersionViewSet, which adds
+# where each version is deployed to its document.
 class ModelVersionViewSet(PortalViewSet):
     """Versions of catalog models. Never deleted: deprecate one instead."""
 
+    # The rest of each document: with_documents (get_queryset).
     queryset = ModelVersion.objects.select_related("catalog_model__namespace", "registered_by")
     serializer_class = ModelVersionSerializer
     filterset_class = ModelVersionFilterSet
@@ -71,10 +76,11 @@ class ModelVersionViewSet(PortalViewSet):
 
     def perform_create(self, serializer):
         # The principal the client names (such as an IAM ARN) is also the audit's principal.
-        audit.set_principal(serializer.validated_data.get("created_by"))
+        set_principal(serializer.validated_data.get("created_by"))
         serializer.save()
 
-    @extend_schema(request=None, responses=ModelVersionSerializer)
+    # The answer is the view's own version document (get_serializer).
+    @extend_schema(request=None)
     @action(detail=True, methods=["post"], access_action="change")
     def deprecate(self, request, pk=None):
         """Mark the version deprecated: it stays, with its artifacts, but is no longer to be

@@ -77,7 +77,11 @@ def as_mlflow_error(exc):
     if isinstance(exc, exceptions.Throttled):
         return MlflowError(REQUEST_LIMIT_EXCEEDED, str(exc.detail))
     if isinstance(exc, exceptions.ParseError):
-        return MlflowError(INVALID_PARAMETER_VALUE, f"The request body is not JSON: {exc.detail}")
+        detail = exc.detail
+        if isinstance(detail, dict):  # the portal's parser names the field nested too deep
+            detail = "; ".join(f"{key}: {' '.join(str(message) for message in messages)}"
+                               for key, messages in detail.items())
+        return MlflowError(INVALID_PARAMETER_VALUE, f"The request body is not JSON: {detail}")
     if isinstance(exc, exceptions.UnsupportedMediaType):
         return MlflowError(INVALID_PARAMETER_VALUE, str(exc.detail))
     if isinstance(exc, exceptions.MethodNotAllowed):

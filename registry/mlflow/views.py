@@ -10,7 +10,6 @@ import json
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from rest_framework import exceptions
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import BasePermission
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -19,6 +18,7 @@ from rest_framework.views import APIView
 from catalog import services as catalog_services
 from catalog.models import CatalogModel
 from mlportal import access
+from mlportal.api.parsers import JSONParser
 from mlportal.tokens import TokenAuthentication
 from registry import services
 from registry.choices import VersionStatus

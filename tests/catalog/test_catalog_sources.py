@@ -281,6 +281,70 @@ class TestWebhook:
         assert response.status_code == 404
 
 
+class TestWebhookReplaysAndSizes:
+    """Issue 16, item 12: a replayed delivery is refused; GitHub's sizes are taken."""
+
+    def test_a_replayed_body_is_refused_even_with_a_new_delivery_id(self, api, source, cards):
+        body = json.dumps({"ref": "refs/heads/main", "after": cards.git("rev-parse", "HEAD")})
+        first = api.post(f"{SOURCES}{source.pk}/webhook/", body, content_type="application/json",
+                         HTTP_X_HUB_SIGNATURE_256=signed(body.encode()),
+                         HTTP_X_GITHUB_DELIVERY="d-1")
+        CatalogSync.objects.update(status="succeeded")  # as a worker would, so that a new
+        # delivery would queue a new sync
+
+        replayed = api.post(f"{SOURCES}{source.pk}/webhook/", body,
+                            content_type="application/json",
+                            HTTP_X_HUB_SIGNATURE_256=signed(body.encode()),
+                            HTTP_X_GITHUB_DELIVERY="d-2")
+
+        assert first.status_code == 202
+        assert replayed.status_code == 409
+        assert "replay" in replayed.json()["detail"]
+        assert CatalogSync.objects.count() == 1  # nothing queued again
+
+    def test_a_delivery_id_seen_before_is_refused(self, api, source):
+        for n, expected in [(1, 200), (2, 409)]:
+            body = json.dumps({"ref": "refs/heads/feature", "n": n}).encode()
+            response = api.post(f"{SOURCES}{source.pk}/webhook/", body,
+                                content_type="application/json",
+                                HTTP_X_HUB_SIGNATURE_256=signed(body),
+                                HTTP_X_GITHUB_DELIVERY="same-id")
+            assert response.status_code == expected
+
+    def test_a_push_of_20_mb_is_taken(self, api, source):
+        body = json.dumps({"ref": "refs/heads/feature",
+                           "commits": ["x" * 1000] * 20_000}).encode()
+        assert 20_000_000 < len(body) < 25 * 1024 * 1024
+
+        response = api.post(f"{SOURCES}{source.pk}/webhook/", body,
+                            content_type="application/json",
+                            HTTP_X_HUB_SIGNATURE_256=signed(body))
+
+        assert response.status_code == 200
+        assert "Ignored" in response.json()["detail"]
+
+    def test_a_push_over_25_mb_is_a_json_413(self, api, source):
+        body = b'{"ref": "' + b"x" * (25 * 1024 * 1024) + b'"}'
+
+        response = api.post(f"{SOURCES}{source.pk}/webhook/", body,
+                            content_type="application/json",
+                            HTTP_X_HUB_SIGNATURE_256=signed(body))
+
+        assert response.status_code == 413
+        assert "25 MB" in response.json()["detail"]
+
+
+def test_an_api_body_over_the_upload_limit_is_a_json_413_with_a_message(admin_api):
+    body = json.dumps({"namespace": "/abc", "model_name": "big",
+                       "description": "x" * 3_000_000}).encode()
+
+    response = admin_api.post("/api/v1/models/", body, content_type="application/json")
+
+    assert response.status_code == 413
+    assert response["Content-Type"] == "application/json"
+    assert "larger than the 2.5 MB" in response.json()["detail"]
+    assert not CatalogModel.objects.exists()
+
 class TestAdmin:
     def test_sync_now_action_queues_a_sync(self, admin_client, source, tasks_in_process):
         changelist = admin_client.get(reverse("admin:catalog_catalogsource_changelist"))

@@ -297,7 +297,7 @@ def test_two_cards_for_one_model_fail_the_second(cards, run_sync):
 
 
 def test_a_model_managed_by_another_repository_is_not_taken_over(cards, run_sync, tmp_path):
-    from tests.catalog.conftest import GitRepo
+    from tests.helpers import GitRepo
 
     run_sync(cards.path)
     (tmp_path / "other").mkdir()
@@ -443,7 +443,7 @@ def test_the_sync_service_reports_what_it_did(cards):
 def test_a_card_colliding_with_a_concurrent_sync_fails_alone(cards, monkeypatch):
     from django.db import IntegrityError
 
-    from catalog.api.serializers import CatalogModelSerializer
+    from catalog.documents import CatalogModelSerializer
 
     save = CatalogModelSerializer.save
 

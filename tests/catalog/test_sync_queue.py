@@ -5,6 +5,7 @@ import hashlib
 import hmac
 import json
 import time
+import uuid
 
 import pytest
 from django.db import IntegrityError, transaction
@@ -27,7 +28,8 @@ def source(repo):
 
 
 def push(api, source):
-    body = json.dumps({"ref": "refs/heads/main"}).encode()
+    # Each push is a delivery of its own (a replayed body is refused: issue 16, item 12).
+    body = json.dumps({"ref": "refs/heads/main", "delivery": uuid.uuid4().hex}).encode()
     signature = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
     return api.post(f"/api/v1/catalog-sources/{source.pk}/webhook/", body,
                     content_type="application/json", HTTP_X_GITHUB_EVENT="push",

@@ -6,9 +6,9 @@ import base64
 import pytest
 from rest_framework.test import APIClient
 
-from catalog.services import save_catalog_model
+from catalog.services import save_catalog_model, save_grant
 from mlportal.models import Token
-from mlportal.services import save_grant, save_new_token
+from mlportal.services import save_new_token
 from registry.models import ModelVersion
 from registry.services import register_version, set_alias, set_model_tag
 
@@ -177,6 +177,16 @@ def test_a_body_that_is_not_a_json_object_is_refused(api):
 
     assert [r.status_code for r in (not_json, a_list)] == [400, 400]
     assert {r.json()["error_code"] for r in (not_json, a_list)} == {"INVALID_PARAMETER_VALUE"}
+
+
+def test_a_body_nested_1000_deep_is_refused_not_a_server_error(api):
+    deep = "[" * 1000 + "]" * 1000
+    response = api.post(f"{BASE}/registered-models/create", '{"name": ' + deep + "}",
+                        content_type="application/json")
+
+    assert response.status_code == 400
+    assert response.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+    assert "name: Nested more than 256 levels deep." in response.json()["message"]
 
 
 def test_an_unknown_endpoint_is_endpoint_not_found(api):

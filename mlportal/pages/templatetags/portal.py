@@ -1,0 +1,63 @@
+import json
+
+from django import template
+
+from mlportal import access
+from mlportal.pages import search
+
+register = template.Library()
+
+EMPTY = ("", None, {}, [])
+
+
+@register.filter
+def can_view_audit(user):
+    return access.can_view_audit(user)
+
+
+@register.filter
+def pretty_json(value):
+    return json.dumps(value, indent=2, sort_keys=True)
+
+
+@register.filter
+def get_item(mapping, key):
+    return mapping.get(key)
+
+
+@register.simple_tag(takes_context=True)
+def with_param(context, name, value=None):
+    """This page's query string with `name` set to `value` (None: removed), back on page 1."""
+    params = context["request"].GET.copy()
+    params.pop("page", None)
+    if value is None or value == "":
+        params.pop(name, None)
+    else:
+        params[name] = value
+    return "?" + params.urlencode()
+
+
+@register.filter
+def changed_fields(change):
+    """[(field, before, after)] of the top-level fields a recorded change altered."""
+    before = change.prechange_data or {}
+    after = change.postchange_data or {}
+    if not isinstance(before, dict) or not isinstance(after, dict):
+        return []
+    return [(name, before.get(name), after.get(name))
+            for name in sorted(set(before) | set(after))
+            if before.get(name) != after.get(name)
+            # A new row's empty fields say nothing.
+            and (change.prechange_data is not None or after.get(name) not in EMPTY)]
+
+
+@register.filter
+def short_json(value, limit=120):
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+@register.filter
+def endpoint_url(endpoint):
+    """The endpoint page of `endpoint`."""
+    return search.endpoint_url(endpoint)

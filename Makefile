@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install demo serve worker test lint benchmark clean
+.PHONY: install demo serve worker test lint benchmark benchmark-mlflow clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,7 +34,7 @@ worker: install
 serve: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
-	$(BIN)/gunicorn mlportal.wsgi --bind $(HOST):$(PORT)
+	$(BIN)/gunicorn -c gunicorn.conf.py mlportal.wsgi --bind $(HOST):$(PORT)
 
 test: install
 	$(BIN)/python manage.py makemigrations --check --dry-run --verbosity 0
@@ -49,6 +49,11 @@ lint: install
 # Each area has its own script, scripts/benchmark_<area>.py; each prints its figures.
 benchmark: install
 	set -e; for script in scripts/benchmark_*.py; do $(BIN)/python $$script; done
+
+# The portal against a pinned MLflow server, side by side on the local PostgreSQL
+# (BENCH_PG=postgres://user@host:port; it creates and drops its own two databases).
+benchmark-mlflow: install
+	$(BIN)/python scripts/benchmark_mlflow.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache

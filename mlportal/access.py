@@ -303,6 +303,11 @@ def _guard_save(sender, instance, raw=False, **kwargs):
         require(user, "add" if instance._state.adding else "change", instance)
 
 
+def guard_save(instance):
+    """The guard's check of one save, for rows written without save() (bulk inserts)."""
+    _guard_save(type(instance), instance)
+
+
 def _guard_delete(sender, instance, **kwargs):
     if not governed(sender):
         return

@@ -93,6 +93,8 @@ class ContextMiddleware:
         if error:
             return JsonResponse({PRINCIPAL_HEADER: [error]}, status=400)
         context = ChangeContext(source=source, principal=principal, request=request)
+        # The request's id (mlportal.ops.RequestIdMiddleware) is the audit trail's.
+        context.request_id = getattr(request, "id", None) or context.request_id
         request.id = context.request_id
         token = _current.set(context)
         try:

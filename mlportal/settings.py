@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "django_prometheus",
     "csp",
     "django_tasks",
     "django_tasks_db",
@@ -63,6 +64,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # /healthz and /readyz are answered here, before sessions and authentication.
+    "mlportal.ops.HealthMiddleware",
+    "mlportal.ops.RequestIdMiddleware",
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "mlportal.middleware.RefuseNulInURLMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -74,6 +79,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "mlportal.context.ContextMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "mlportal.urls"
@@ -95,16 +101,33 @@ TEMPLATES = [
 
 WSGI_APPLICATION = "mlportal.wsgi.application"
 
+# Connections are kept between requests (DATABASE_CONN_MAX_AGE seconds, default 10 minutes;
+# 0 closes each at the end of its request) and checked before reuse, so that a connection the
+# server dropped is replaced instead of failing a request.
 DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
-        conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "0")),
+        conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "600")),
+        conn_health_checks=True,
     )
 }
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+DATABASE_VENDOR = DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
+if DATABASE_VENDOR == "sqlite3":
     # Concurrent writers wait for the lock instead of failing with "database is locked",
     # and IMMEDIATE transactions take the write lock up front (see registry.services).
     DATABASES["default"]["OPTIONS"] = {"timeout": 30, "transaction_mode": "IMMEDIATE"}
+
+# Prometheus metrics (README, "Operations"): requests by view and status, latency, and the
+# time of database queries (through django-prometheus's database backends).
+MLPORTAL_METRICS = env_flag("MLPORTAL_METRICS", True)
+# Who may read /metrics: client addresses (REMOTE_ADDR) in these networks; others get 404.
+MLPORTAL_METRICS_ALLOWED_NETWORKS = env_list("MLPORTAL_METRICS_ALLOWED_NETWORKS",
+                                             "127.0.0.0/8,::1/128")
+# (PostgreSQL, the production database; the embedded SQLite keeps Django's own backend.)
+if MLPORTAL_METRICS and DATABASE_VENDOR == "postgresql":
+    DATABASES["default"]["ENGINE"] = f"django_prometheus.db.backends.{DATABASE_VENDOR}"
+# Take the request id a proxy sends in X-Request-ID (a UUID) instead of making one.
+MLPORTAL_TRUST_REQUEST_ID = env_flag("MLPORTAL_TRUST_REQUEST_ID")
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -135,6 +158,8 @@ SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_flag("DJANGO_SECURE_COOKIES", H
 SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_HSTS_SECONDS", 31536000 if HTTPS else 0))
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_flag("DJANGO_HSTS_INCLUDE_SUBDOMAINS", HTTPS)
 SECURE_HSTS_PRELOAD = env_flag("DJANGO_HSTS_PRELOAD", HTTPS)
+# Load balancers probe over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 if env_flag("DJANGO_BEHIND_TLS_PROXY"):
     # The proxy terminates TLS and says so in X-Forwarded-Proto (it must overwrite the header).
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -4,6 +4,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView
 
+from mlportal import ops
 from mlportal.api.docs import SwaggerView
 from mlportal.throttling import ThrottledLoginView
 
@@ -11,6 +12,7 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="pages:search", permanent=False)),
     path("admin/", admin.site.urls),
     path("api/v1/", include("mlportal.api.urls")),
+    path("metrics", ops.metrics, name="metrics"),
     # The MLflow client's registry API (registry.mlflow): MLflow's shapes and errors, not ours.
     path("api/2.0/mlflow/", include("registry.mlflow.urls")),
     path("api/2.0/preview/mlflow/", include("registry.mlflow.urls")),

@@ -2,6 +2,7 @@ import django_filters
 from django.db.models import Q
 
 from mlportal.filters import (
+    LeanFilterSetMixin,
     NumberFilter,
     PortalFilterSet,
     TextSearchFilter,
@@ -11,14 +12,16 @@ from registry.choices import VersionStatus
 from registry.models import Alias, Artifact, ModelTag, ModelVersion
 
 
-class ModelVersionFilterSet(PortalFilterSet):
+class ModelVersionFilterSet(LeanFilterSetMixin, PortalFilterSet):
     namespace = django_filters.CharFilter(field_name="catalog_model__namespace__path")
     within = WithinNamespaceFilter(field_name="catalog_model__namespace__path")
     model_name = django_filters.CharFilter(field_name="catalog_model__model_name")
     model_version = NumberFilter()
     created_by = django_filters.CharFilter()
     registered_by = django_filters.CharFilter(field_name="registered_by__username")
-    alias = django_filters.CharFilter(field_name="aliases__name", distinct=True)
+    # A model's alias names are unique, a version's tag keys too: each filter matches at most
+    # one row per version, so no DISTINCT is needed (it would sort every matching row).
+    alias = django_filters.CharFilter(field_name="aliases__name")
     status = django_filters.ChoiceFilter(choices=VersionStatus.choices)
     tag = django_filters.CharFilter(method="filter_tag", label="Tag key, or key=value")
     q = TextSearchFilter(search_fields=[
@@ -38,7 +41,7 @@ class ModelVersionFilterSet(PortalFilterSet):
     def filter_tag(self, queryset, name, value):
         key, has_value, tag_value = value.partition("=")
         tags = Q(tags__key=key) & (Q(tags__value=tag_value) if has_value else Q())
-        return queryset.filter(tags).distinct()
+        return queryset.filter(tags)
 
 
 

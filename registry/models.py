@@ -204,7 +204,8 @@ class Tag(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["version", "key"], name="registry_tag_unique_key")
         ]
-        # MLflow's search filters versions by tag (tags.key = 'value'): registry.mlflow.
+        # MLflow's search filters versions by tag (tags.key = 'value'): registry.mlflow; and
+        # ?tag=key=value across models.
         indexes = [models.Index(fields=["key", "value"], name="registry_tag_key_value")]
 
     def __str__(self):
@@ -242,3 +243,17 @@ class ModelTag(models.Model):
 
     def audit_data(self):
         return {"model": str(self.catalog_model), "key": self.key, "value": self.value}
+
+
+class VersionCounter(models.Model):
+    """The highest version number handed out for a catalog model: registering takes the next
+    one with a single upsert (registry.services.next_version_number), whose row lock queues
+    concurrent registrations of that model, instead of locking the catalog model and reading
+    the highest number of its versions."""
+
+    catalog_model = models.OneToOneField(
+        CatalogModel, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    last_number = models.PositiveIntegerField()
+
+    def __str__(self):
+        return f"{self.catalog_model_id}: {self.last_number}"

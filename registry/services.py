@@ -1,10 +1,11 @@
 """Registry workflows. The API, the admin and the demo loader call these; none repeats them.
 
-Version numbers: `register_version` locks the catalog model's row (SELECT ... FOR UPDATE
-on PostgreSQL) before it reads the highest number, so concurrent registrations of one
-model queue up and get 1, 2, 3, ... On SQLite every transaction is IMMEDIATE (see
-settings), which takes the database's write lock up front: concurrent writers wait for
-it (30 s busy timeout) instead of failing.
+Version numbers: `register_version` takes the next number from the model's counter row
+with one upsert (`next_version_number`), which locks that row until the commit, so
+concurrent registrations of one model queue up and get 1, 2, 3, ... while registrations of
+other models go on. On SQLite every transaction is IMMEDIATE (see settings), which takes
+the database's write lock up front: concurrent writers wait for it (30 s busy timeout)
+instead of failing.
 
 Uploads: the name is reserved first (an `ArtifactUpload` row, unique per version and
 name, committed), so that of concurrent uploads under one name only one streams and the
@@ -26,13 +27,21 @@ from botocore.exceptions import BotoCoreError, ClientError
 from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.core.files.storage import storages
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from catalog.models import CatalogModel
-from mlportal import events
+from mlportal import audit, events
 from registry.choices import VersionStatus
-from registry.models import Alias, Artifact, ArtifactUpload, ModelTag, ModelVersion, Tag
+from registry.models import (
+    Alias,
+    Artifact,
+    ArtifactUpload,
+    ModelTag,
+    ModelVersion,
+    Tag,
+    VersionCounter,
+)
 from registry.validators import validate_artifact_name
 
 logger = logging.getLogger(__name__)
@@ -92,24 +101,18 @@ def register_version(*, namespace, model_name, model_version=None, description="
     keep their numbers), else refused as a conflict; by default it is the next number.
     `created_by` is the principal the client names, by default the user's name;
     `artifacts` are links, {"name", "uri"}; `tags` {key: value}.
+
+    The returned version carries its artifacts, tags, aliases (none) and deployments (none),
+    so that its document needs no further query.
     """
-    # Everything that needs no lock is checked first: the model's row stays locked from
-    # the number's choice to the commit, and concurrent registrations queue behind it.
+    # Everything that needs no lock is checked first: the model's counter row stays locked
+    # from the number's choice to the commit, and concurrent registrations queue behind it.
     links = _new_links(artifacts, user)
     new_tags = _new_tags(tags or {})
-    catalog_model = find_catalog_model(namespace, model_name, lock=True)
-    numbers = ModelVersion.objects.filter(catalog_model=catalog_model)
-    if model_version is None:
-        highest = numbers.order_by("-model_version").values_list("model_version", flat=True)
-        model_version = (highest.first() or 0) + 1
-    elif numbers.filter(model_version=model_version).exists():
-        raise _duplicate("model_version", (
-            f"{catalog_model} already has a version {model_version}; leave model_version out "
-            "to get the next number."
-        ))
+    catalog_model = find_catalog_model(namespace, model_name)
     version = ModelVersion(
         catalog_model=catalog_model,
-        model_version=model_version,
+        model_version=model_version or 1,  # checked here, numbered below
         description=description,
         created_by=created_by or (user.get_username() if user else ""),
         registered_by=user,
@@ -117,12 +120,60 @@ def register_version(*, namespace, model_name, model_version=None, description="
     if create_at is not None:
         version.create_at = create_at
     version.full_clean(exclude=FOREIGN_KEYS_AT_HAND, validate_constraints=False)
-    version.save()
+    version.model_version = next_version_number(catalog_model, model_version)
     for row in [*links, *new_tags]:
         row.version = version
-        row.save()
+    # Three INSERTs and one for the audit trail's records of them all.
+    audit.bulk_create([version], links, new_tags)
+    new_tags.sort(key=lambda tag: tag.key)
+    version._prefetched_objects_cache = {
+        "artifacts": links, "tags": new_tags, "aliases": [], "deployments": []}
     events.emit(events.VERSION_REGISTERED, version)
     return version
+
+
+def next_version_number(catalog_model, wanted=None):
+    """The number of a new version of `catalog_model`: `wanted` if it is free (else a
+    ValidationError, a conflict), by default the next one.
+
+    One upsert of the model's VersionCounter row both chooses the number and locks the row
+    until the transaction ends, so concurrent registrations of one model queue there and
+    get consecutive numbers; registrations of other models do not wait. The highest
+    existing number is read too (an index lookup, before any lock is waited for), so that
+    versions written without the counter (bulk loads) are never numbered again.
+    """
+    table = connection.ops.quote_name(VersionCounter._meta.db_table)
+    versions = connection.ops.quote_name(ModelVersion._meta.db_table)
+    if wanted is None:
+        sql = (
+            f"INSERT INTO {table} (catalog_model_id, last_number) "
+            f"SELECT %s, COALESCE(MAX(model_version), 0) + 1 FROM {versions} "
+            "WHERE catalog_model_id = %s "
+            "ON CONFLICT (catalog_model_id) DO UPDATE SET last_number = CASE "
+            f"WHEN {table}.last_number >= excluded.last_number THEN {table}.last_number + 1 "
+            "ELSE excluded.last_number END RETURNING last_number"
+        )
+        params = [catalog_model.pk, catalog_model.pk]
+    else:
+        sql = (
+            f"INSERT INTO {table} (catalog_model_id, last_number) VALUES (%s, %s) "
+            "ON CONFLICT (catalog_model_id) DO UPDATE SET last_number = CASE "
+            f"WHEN {table}.last_number >= excluded.last_number THEN {table}.last_number "
+            "ELSE excluded.last_number END RETURNING last_number"
+        )
+        params = [catalog_model.pk, wanted]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        number = cursor.fetchone()[0]
+    if wanted is None:
+        return number
+    # Under the counter's lock: a concurrent registration of the same number has committed.
+    if ModelVersion.objects.filter(catalog_model=catalog_model, model_version=wanted).exists():
+        raise _duplicate("model_version", (
+            f"{catalog_model} already has a version {wanted}; leave model_version out "
+            "to get the next number."
+        ))
+    return wanted
 
 
 # Rows are built from objects already at hand: no query to check that they exist.

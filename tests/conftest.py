@@ -147,7 +147,7 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
     from django.db import connections
 
     database = connections["default"].settings_dict
-    if database["ENGINE"] != "django.db.backends.sqlite3" or database["TEST"]["NAME"]:
+    if not database["ENGINE"].endswith(".sqlite3") or database["TEST"]["NAME"]:
         yield
         return
     shm = Path("/dev/shm")

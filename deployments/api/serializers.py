@@ -1,4 +1,8 @@
+import datetime
+
+from django.db import connection
 from django.db.models import Prefetch
+from django.utils.functional import cached_property
 from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
@@ -8,7 +12,7 @@ from deployments.choices import DeploymentMethod, DeploymentStatus, RollingStrat
 from deployments.models import CloudAccount, Deployment, DriftFinding, StatusChange
 from deployments.validators import validate_variable_name
 from mlportal.api.base import NumberField, PortalModelSerializer, Timestamp
-from registry.api.serializers import ModelVersionSerializer
+from registry.api.serializers import ModelVersionSerializer, json_array, related
 from registry.services import find_version
 
 TRAFFIC_PERCENT_MESSAGE = "A traffic percent is between 1 and 100."
@@ -139,6 +143,37 @@ DEPLOYMENTS_OF_VERSION = Prefetch(
     "deployments", queryset=Deployment.objects.order_by("-create_at", "-id")
 )
 
+DEPLOYMENT_TIMES = ("active_from", "active_until")
+
+
+def _deployments_array():
+    """The version's deployments as a JSON array in the version's own query (PostgreSQL),
+    written in SQL once (as registry.api.serializers.with_documents' arrays)."""
+    fields = ", ".join(f"'{field}', {field}" for field in DeploymentSummarySerializer.Meta.fields)
+    return json_array("deployments_deployment", "model_version_id",
+                      f"json_build_object({fields})", "create_at DESC, id DESC")
+
+
+DEPLOYMENTS_ARRAY = _deployments_array()
+
+
+def with_deployments(queryset):
+    """`queryset` of versions (registry.api.serializers.with_documents) with where each is
+    deployed: in the same query on PostgreSQL, else one prefetch query."""
+    if connection.vendor != "postgresql":
+        return queryset.prefetch_related(Prefetch(
+            "deployments", queryset=DEPLOYMENTS_OF_VERSION.queryset,
+            to_attr="document_deployments"))
+    return queryset.annotate(document_deployments_json=DEPLOYMENTS_ARRAY)
+
+
+def _deployments_from_json(name, values):
+    for value in values:  # timestamps as datetimes, for the serializer's format
+        for field in DEPLOYMENT_TIMES:
+            if value[field] is not None:
+                value[field] = datetime.datetime.fromisoformat(value[field])
+    return values
+
 
 class CloudAccountSerializer(PortalModelSerializer):
     """An AWS account the drift checks read, through a role: never keys. `external_id` is
@@ -239,6 +274,8 @@ class RecordFindingSerializer(serializers.Serializer):
             attrs["model_version"] = find_version(
                 namespace=address[0], model_name=address[1], model_version=address[2])
         return attrs
+
+
 @extend_schema_serializer(component_name="ModelVersion")
 class DeployedVersionSerializer(ModelVersionSerializer):
     """The user's version document (examples/model_version.json) plus id and server fields."""
@@ -251,3 +288,16 @@ class DeployedVersionSerializer(ModelVersionSerializer):
 
     class Meta(ModelVersionSerializer.Meta):
         fields = [*ModelVersionSerializer.Meta.fields[:-1], "deployments", "update_at"]
+
+    def to_representation(self, version):
+        # The registry's document (built directly), deployments before update_at.
+        document = super().to_representation(version)
+        update_at = document.pop("update_at")
+        document["deployments"] = self._deployments.to_representation(
+            related(version, "deployments", _deployments_from_json))
+        document["update_at"] = update_at
+        return document
+
+    @cached_property
+    def _deployments(self):
+        return self.fields["deployments"]

@@ -6,12 +6,12 @@ from rest_framework.response import Response
 
 from deployments import services
 from deployments.api.serializers import (
-    DEPLOYMENTS_OF_VERSION,
     CloudAccountSerializer,
     DeployedVersionSerializer,
     DeploymentSerializer,
     DriftFindingSerializer,
     RecordFindingSerializer,
+    with_deployments,
 )
 from deployments.filtersets import (
     CloudAccountFilterSet,
@@ -107,5 +107,7 @@ class DeployedVersionViewSet(ModelVersionViewSet):
     """Versions of catalog models. Never deleted: deprecate one instead."""
 
     # The registry's version endpoint, each document with where the version is deployed.
-    queryset = ModelVersionViewSet.queryset.prefetch_related(DEPLOYMENTS_OF_VERSION)
     serializer_class = DeployedVersionSerializer
+
+    def get_queryset(self):
+        return with_deployments(super().get_queryset())

@@ -28,6 +28,21 @@ from mlportal.models import ObjectChange, Token, WebhookSubscription
 from mlportal.services import redeliver, revoke_token, save_new_token, send_test_event
 from mlportal.throttling import LoginRateThrottle
 
+RESOURCES = ["namespaces", "models", "data-sources", "catalog-sources", "versions", "aliases",
+             "deployments", "changes", "grants", "tokens"]
+
+
+class ApiRootView(APIView):
+    """The API's index: who is signed in and where the resources are. Needs authentication
+    and reads nothing from the database beyond it (the cheapest authenticated request)."""
+
+    @extend_schema(responses={200: dict})
+    def get(self, request):
+        return Response({
+            "user": request.user.get_username(),
+            "resources": {name: f"/api/v1/{name}/" for name in RESOURCES},
+        })
+
 
 @method_decorator(sensitive_post_parameters("password"), name="dispatch")
 class ObtainTokenView(APIView):

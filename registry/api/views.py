@@ -18,6 +18,7 @@ from registry.api.serializers import (
     ArtifactSerializer,
     ModelTagSerializer,
     ModelVersionSerializer,
+    with_documents,
 )
 from registry.filtersets import (
     AliasFilterSet,
@@ -49,19 +50,28 @@ def store_error(exc):
 class ModelVersionViewSet(PortalViewSet):
     """Versions of catalog models. Never deleted: deprecate one instead."""
 
-    queryset = ModelVersion.objects.select_related(
-        "catalog_model__namespace", "registered_by"
-    ).prefetch_related("artifacts", "tags", "aliases")
+    # The rest of each document: with_documents (get_queryset).
+    queryset = ModelVersion.objects.select_related("catalog_model__namespace", "registered_by")
     serializer_class = ModelVersionSerializer
     filterset_class = ModelVersionFilterSet
     http_method_names = ["get", "post", "put", "patch", "head", "options"]
 
+    def get_queryset(self):
+        return with_documents(super().get_queryset())
+
+    def filter_queryset(self, queryset):
+        # A version by id with no filter in its query string: the FilterSet (built and
+        # validated on every request) would not change the answer.
+        if self.action == "retrieve" and not self.request.query_params:
+            return queryset
+        return super().filter_queryset(queryset)
+
     def create(self, request, *args, **kwargs):
-        # The model's row stays locked until the commit: answer after it, not inside.
+        # The model's counter row stays locked until the commit: answer after it, not inside.
+        # register_version is the transaction (no savepoint inside another one).
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        with transaction.atomic():
-            self.perform_create(serializer)
+        self.perform_create(serializer)
         return Response(serializer.data, status=status.HTTP_201_CREATED)
 
     def perform_create(self, serializer):

@@ -9,6 +9,8 @@ from deployments.models import Deployment
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
+# catalog and deployed: the shared fixtures of tests/conftest.py.
+
 # Chromium reports each blocked script, style, image, ... as a securitypolicyviolation event.
 COLLECT_VIOLATIONS = """
 window.__violations = [];

@@ -379,14 +379,16 @@ def test_deleting_a_user_keeps_their_changes_under_their_name(make_user, grant):
 # --- every model, every path ---------------------------------------------------------------
 
 # Rows recorded otherwise: a model's data source links as updates of the model, a
-# deployment's status steps as updates of the deployment; the trail itself; an upload's
-# reservation of its name, which lasts while the file streams (the artifact is audited).
+# deployment's status steps as updates of the deployment, a model's version counter as the
+# number of each version recorded; the trail itself; an upload's reservation of its name,
+# which lasts while the file streams (the artifact is audited).
 # Records of their own: events (a log like the trail), webhook deliveries and catalog syncs
 # (each a log row of work done, whose changes are audited where they happen). Bookkeeping
 # that is no one's record: the sign-in throttle's counts, the push deliveries a source took.
 NOT_AUDITED_ON_THEIR_OWN = {"catalog.ModelDataSource", "deployments.StatusChange",
-                            "mlportal.ObjectChange", "registry.ArtifactUpload",
-                            "mlportal.Event", "mlportal.WebhookDelivery", "catalog.CatalogSync",
+                            "registry.VersionCounter", "mlportal.ObjectChange",
+                            "registry.ArtifactUpload", "mlportal.Event",
+                            "mlportal.WebhookDelivery", "catalog.CatalogSync",
                             "mlportal.SignInFailures", "catalog.PushDelivery"}
 
 

@@ -337,6 +337,8 @@ def resource_cases(resource):
 
 
 EXTRA_CASES = [
+    # The API's index: signed-in users only, and it only reads.
+    Case("/api/v1/", "GET", SIGNED_IN, 200),
     # Checking a payload against the model's input schema only reads.
     Case("/api/v1/models/{pk}/validate-input/", "POST", SIGNED_IN, 200,
          target=lambda w: save_catalog_model(namespace="/here", model_name="v").pk,

@@ -5,6 +5,7 @@ from django.db.models import Count
 from django.http import Http404
 from django.shortcuts import redirect
 from django.urls import path, reverse
+from django.utils import formats, timezone
 from django.utils.html import format_html
 
 from deployments.admin import DeploymentInline
@@ -35,8 +36,22 @@ class ArtifactInline(ReadOnlyInline):
         return download_link(artifact)
 
 
+class TagForm(forms.ModelForm):
+    """A tag's fields carry their names for screen readers: a tabular inline shows them only
+    as column headings, which a label-less input does not announce."""
+
+    class Meta:
+        model = Tag
+        fields = ["key", "value"]
+        widgets = {
+            "key": forms.TextInput(attrs={"aria-label": "Tag key", "placeholder": "key"}),
+            "value": forms.TextInput(attrs={"aria-label": "Tag value", "placeholder": "value"}),
+        }
+
+
 class TagInline(PortalInline):
     model = Tag
+    form = TagForm
     extra = 1
     fields = ["key", "value"]
 
@@ -67,8 +82,8 @@ class AliasForm(forms.Form):
 class ModelVersionAdmin(PortalModelAdmin):
     form = ModelVersionForm
     change_form_template = "admin/registry/modelversion/change_form.html"
-    list_display = ["__str__", "status", "created_by", "registered_by", "create_at",
-                    "artifact_count", "alias_names"]
+    list_display = ["__str__", "status", "created_by", "registered", "artifact_count",
+                    "alias_names"]
     list_select_related = ["catalog_model__namespace", "registered_by"]
     list_filter = ["status", "catalog_model__namespace"]
     search_fields = ["catalog_model__namespace__path", "catalog_model__model_name",
@@ -101,6 +116,16 @@ class ModelVersionAdmin(PortalModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    @admin.display(description="registered", ordering="create_at")
+    def registered(self, version):
+        """When, and by which portal user when one registered it (a version loaded by a
+        command has none; its client's principal is in "created by")."""
+        when = formats.date_format(timezone.localtime(version.create_at), "DATETIME_FORMAT")
+        if version.registered_by is None:
+            return when
+        return format_html('{}<br><span class="quiet">by {}</span>', when,
+                           version.registered_by.get_username())
 
     @admin.display(description="artifacts", ordering="artifact_count")
     def artifact_count(self, version):

@@ -40,3 +40,60 @@ def browser_page(chromium, live_server):
     page = context.new_page()
     yield page
     context.close()
+
+
+DESKTOP, PHONE = 1400, 390
+
+
+@pytest.fixture(params=[DESKTOP, PHONE], ids=["desktop", "phone"])
+def width(request):
+    return request.param
+
+
+@pytest.fixture
+def screen(chromium, live_server, width):
+    """A page in a browser window `width` px wide (the `width` fixture: desktop and phone)."""
+    context = chromium.new_context(base_url=live_server.url, accept_downloads=True,
+                                   viewport={"width": width, "height": 900})
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def sign_in_admin(page, username, path="/admin/"):
+    page.goto(f"/admin/login/?next={path}")
+    page.fill("#id_username", username)
+    page.fill("#id_password", f"{username}-password")
+    page.click("input[type=submit]")
+    page.wait_for_url(f"**{path}")
+
+
+def sign_in_pages(page, username, path="/search/"):
+    page.goto(path)
+    page.fill("#id_username", username)
+    page.fill("#id_password", f"{username}-password")
+    page.click("button:has-text('Sign in')")
+
+
+def assert_seen(locator):
+    """The element is visible and, scrolled to, lies inside the window: a person sees it."""
+    locator.scroll_into_view_if_needed()
+    assert locator.is_visible(), f"{locator} is not visible"
+    box = locator.bounding_box()
+    page = locator.page
+    viewport = page.viewport_size
+    scroll_x = page.evaluate("window.scrollX")
+    assert box is not None, f"{locator} has no box"
+    assert box["x"] >= 0 and box["x"] + box["width"] <= viewport["width"] + 1, (
+        f"{locator} lies outside the window horizontally: {box} (scrollX {scroll_x}, "
+        f"width {viewport['width']})")
+    assert box["y"] + box["height"] > 0 and box["y"] < viewport["height"], (
+        f"{locator} lies outside the window vertically: {box}")
+
+
+def assert_no_sideways_scroll(page):
+    scroll_width, inner_width = page.evaluate(
+        "[document.documentElement.scrollWidth, window.innerWidth]")
+    assert scroll_width <= inner_width, (
+        f"{page.url} scrolls sideways: {scroll_width} px wide in a {inner_width} px window")

@@ -1,17 +1,22 @@
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count
 from django.http import Http404
 from django.shortcuts import redirect
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import formats, timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.http import urlencode
+from django.utils.safestring import mark_safe
 
 from deployments.admin import DeploymentInline
 from mlportal import access
 from mlportal.admin import PortalInline, PortalModelAdmin, ReadOnlyAdminMixin, ReadOnlyInline
 from registry import services
+from registry.choices import VersionStatus
 from registry.models import Alias, Artifact, ModelVersion, Tag
 from registry.validators import validate_alias_name, validate_artifact_name
 
@@ -61,10 +66,28 @@ class ModelVersionForm(forms.ModelForm):
         required=False, min_value=1, help_text="Empty: the next number of this model."
     )
 
+    confirm_deprecation = forms.BooleanField(
+        required=False, label="Deprecate anyway",
+        help_text="Needed to deprecate a version that serves an endpoint or that an alias "
+                  "points at: they keep using it.",
+    )
+
     class Meta:
         model = ModelVersion
         fields = ["catalog_model", "model_version", "description", "status", "created_by",
                   "create_at"]
+
+    def clean(self):
+        cleaned = super().clean()
+        version = self.instance
+        deprecating = (version.pk is not None
+                       and cleaned.get("status") == VersionStatus.DEPRECATED
+                       and version.status != VersionStatus.DEPRECATED)
+        if deprecating and not cleaned.get("confirm_deprecation"):
+            warnings = version.in_use_warnings(deprecated=True)
+            if warnings:
+                self.add_error("status", [*warnings, 'Tick "Deprecate anyway" to confirm.'])
+        return cleaned
 
 
 class ArtifactUploadForm(forms.Form):
@@ -104,15 +127,18 @@ class ModelVersionAdmin(PortalModelAdmin):
     def get_fields(self, request, obj=None):
         if obj is None:
             return ["catalog_model", "model_version", "description", "created_by", "create_at"]
-        return ["catalog_model", "model_version", "description", "status", "alias_names",
-                "created_by", "registered_by", "create_at", "update_at"]
+        fields = ["catalog_model", "model_version", "description", "status", "alias_names",
+                  "serving", "created_by", "registered_by", "create_at", "update_at"]
+        if obj.status != VersionStatus.DEPRECATED and obj.in_use_warnings(deprecated=True):
+            fields.insert(fields.index("status") + 1, "confirm_deprecation")
+        return fields
 
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
             return []
         # What was registered stays as it was.
-        return ["catalog_model", "model_version", "alias_names", "created_by", "registered_by",
-                "create_at", "update_at"]
+        return ["catalog_model", "model_version", "alias_names", "serving", "created_by",
+                "registered_by", "create_at", "update_at"]
 
     def has_delete_permission(self, request, obj=None):
         return False
@@ -133,11 +159,26 @@ class ModelVersionAdmin(PortalModelAdmin):
 
     @admin.display(description="aliases")
     def alias_names(self, version):
-        return ", ".join(sorted(alias.name for alias in version.aliases.all())) or "—"
+        return ", ".join(version.alias_names()) or "—"
+
+    @admin.display(description="serves now")
+    def serving(self, version):
+        endpoints = version.serving()
+        if not endpoints:
+            return "—"
+        warning = (format_html('<p class="errornote">{}</p>',
+                               " ".join(version.in_use_warnings()))
+                   if version.in_use_warnings() else "")
+        return format_html("{}{}", format_html_join(
+            mark_safe("<br>"), '<a href="{}">{}</a>',
+            ((reverse("pages:endpoint") + "?" + urlencode({"url": endpoint}), endpoint)
+             for endpoint in endpoints)), warning)
 
     def save_model(self, request, obj, form, change):
         if change:
             services.update_version(version=obj)
+            if "status" in form.changed_data:
+                self.save_model_warnings(request, obj)
             return
         data = form.cleaned_data
         version = services.register_version(
@@ -156,9 +197,32 @@ class ModelVersionAdmin(PortalModelAdmin):
 
     @admin.action(description="Deprecate the selected versions", permissions=["change"])
     def deprecate(self, request, queryset):
-        for version in queryset:
+        """Asks first, on a page that says what each version still serves and which aliases
+        name it; deprecates on the confirmation."""
+        versions = list(queryset.select_related("catalog_model__namespace")
+                        .prefetch_related("deployments"))
+        if request.POST.get("confirm") != "yes":
+            return TemplateResponse(request, "admin/registry/modelversion/deprecate.html", {
+                **self.admin_site.each_context(request),
+                "title": "Deprecate these versions?",
+                "opts": self.model._meta,
+                "versions": [(version, version.in_use_warnings(deprecated=True))
+                             for version in versions],
+                "risky": any(version.in_use_warnings(deprecated=True) for version in versions),
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            })
+        warnings = []
+        for version in versions:
             services.deprecate_version(version=version)
-        messages.success(request, f"Deprecated {len(queryset)} version(s).")
+            warnings += version.in_use_warnings()
+        messages.success(request, f"Deprecated {len(versions)} version(s).")
+        for warning in warnings:
+            messages.warning(request, warning)
+        return None
+
+    def save_model_warnings(self, request, obj):
+        for warning in obj.in_use_warnings():
+            messages.warning(request, warning)
 
     def get_urls(self):
         return [

@@ -53,6 +53,38 @@ class ModelVersion(models.Model):
     def __str__(self):
         return f"{self.catalog_model} v{self.model_version}"
 
+    @property
+    def label(self):
+        """How people name a version: the model's name and the number (`fraud_scoring v2`)."""
+        return f"{self.catalog_model.model_name} v{self.model_version}"
+
+    def serving(self):
+        """The endpoints this version serves now (its deployments that started and have not
+        stopped), sorted. Reads `deployments` through the reverse relation, so a prefetch of
+        them is used: registry does not import deployments."""
+        return sorted({deployment.endpoint for deployment in self.deployments.all()
+                       if deployment.active_from is not None
+                       and deployment.active_until is None})
+
+    def alias_names(self):
+        return sorted(alias.name for alias in self.aliases.all())
+
+    def in_use_warnings(self, *, deprecated=None):
+        """Why deprecating this version is risky, one sentence each: what it still serves
+        and which aliases still name it. Empty when nothing relies on it. With `deprecated`
+        (default: its status) false, nothing is risky."""
+        if deprecated is None:
+            deprecated = self.status == VersionStatus.DEPRECATED
+        if not deprecated:
+            return []
+        state = "deprecated" if self.status == VersionStatus.DEPRECATED else "being deprecated"
+        return [
+            *(f"{self.label} is {state} but still serves {endpoint}."
+              for endpoint in self.serving()),
+            *(f"{self.label} is {state} but the alias {name} still points at it."
+              for name in self.alias_names()),
+        ]
+
     def audit_data(self):
         return {
             "model": str(self.catalog_model),

@@ -101,13 +101,22 @@ class ModelVersionSerializer(ModelSerializer):
     deployments = DeploymentSummarySerializer(
         many=True, read_only=True, help_text="Where this version is or was deployed, newest first."
     )
+    serving = serializers.ListField(
+        child=serializers.CharField(), read_only=True,
+        help_text="The endpoints this version serves now.",
+    )
+    warnings = serializers.ListField(
+        child=serializers.CharField(), read_only=True, source="in_use_warnings",
+        help_text="Risky states, one sentence each: a deprecated version that still serves an "
+        "endpoint, or that an alias still points at. Empty when there is none.",
+    )
 
     class Meta:
         model = ModelVersion
         fields = [
             "id", "namespace", "model_name", "model_version", "description", "artifacts",
             "create_at", "created_by", "status", "tags", "aliases", "registered_by",
-            "deployments", "update_at",
+            "deployments", "serving", "warnings", "update_at",
         ]
 
     def get_aliases(self, version) -> list[str]:

@@ -1,9 +1,11 @@
 """Model owners in the admin, in a real browser at desktop and phone widths: what they see."""
 
+import datetime
 
 import pytest
 
 from catalog.services import save_catalog_model
+from deployments.services import record_deployment
 from registry import services as registry
 from registry.models import Artifact
 from tests.e2e.conftest import assert_no_sideways_scroll, assert_seen, sign_in_admin
@@ -95,3 +97,59 @@ def test_the_versions_list_says_when_and_by_whom_each_was_registered(screen, ver
     assert_seen(cell)
     assert "Jan. 1, 2023" in cell.inner_text()
     assert "by owner" in cell.inner_text()
+
+
+@pytest.fixture
+def serving_version(version):
+    registry.set_alias(version=version, name="champion")
+    record_deployment(model_version=version, endpoint=PROD, deployment_method="ecs",
+                      rolling_strategy="blue_green",
+                      create_at=datetime.datetime(2023, 1, 2, tzinfo=datetime.UTC))
+    return version
+
+
+def test_deprecating_a_serving_version_warns_and_asks_to_confirm(screen, serving_version):
+    page = screen
+    version = serving_version
+    sign_in_admin(page, "owner", f"/admin/registry/modelversion/{version.pk}/change/")
+    assert_seen(page.locator("div.field-serving a", has_text=PROD))
+
+    page.select_option("#id_status", "deprecated")
+    page.locator("input[name=_continue]").click()
+    page.wait_for_load_state()
+
+    error = page.locator("div.field-status ul.errorlist")
+    assert_seen(error)
+    assert f"still serves {PROD}" in error.inner_text()
+    assert "alias champion still points at it" in error.inner_text()
+    version.refresh_from_db()
+    assert version.status == "ready"
+    assert_no_sideways_scroll(page)
+
+    confirm = page.get_by_label("Deprecate anyway")
+    assert_seen(confirm)
+    confirm.check()
+    page.locator("input[name=_continue]").click()
+    page.wait_for_load_state()
+    assert_seen(page.locator("ul.messagelist li.warning").first)
+    version.refresh_from_db()
+    assert version.status == "deprecated"
+
+
+def test_the_deprecate_action_shows_what_is_still_in_use(screen, serving_version):
+    page = screen
+    sign_in_admin(page, "owner", "/admin/registry/modelversion/")
+    page.locator("input[name=_selected_action]").first.check()
+    page.select_option("select[name=action]", "deprecate")
+    page.locator("button[name=index]").click()
+    page.wait_for_load_state()
+
+    warnings = page.locator(".deprecate-confirmation ul.warnings")
+    assert_seen(warnings)
+    assert f"still serves {PROD}" in warnings.inner_text()
+    assert_no_sideways_scroll(page)
+    page.locator("input[type=submit][value='Deprecate anyway']").click()
+    page.wait_for_load_state()
+    assert_seen(page.locator("ul.messagelist li.success"))
+    serving_version.refresh_from_db()
+    assert serving_version.status == "deprecated"

@@ -153,3 +153,38 @@ def test_the_deprecate_action_shows_what_is_still_in_use(screen, serving_version
     assert_seen(page.locator("ul.messagelist li.success"))
     serving_version.refresh_from_db()
     assert serving_version.status == "deprecated"
+
+
+def test_an_owner_rolls_back_from_the_deployments_page_after_seeing_the_result(screen,
+                                                                            version, owner):
+    page = screen
+    second = registry.register_version(namespace="/abc_corp/claim",
+                                       model_name="doc_classification", user=owner)
+    record_deployment(model_version=version, endpoint=PROD, deployment_method="ecs",
+                      rolling_strategy="blue_green",
+                      create_at=datetime.datetime(2023, 1, 2, tzinfo=datetime.UTC))
+    current = record_deployment(model_version=second, endpoint=PROD, deployment_method="eks",
+                                rolling_strategy="rolling",
+                                create_at=datetime.datetime(2023, 2, 1, tzinfo=datetime.UTC))
+    sign_in_admin(page, "owner", f"/admin/deployments/deployment/{current.pk}/change/")
+
+    button = page.locator("a.operation", has_text="Roll back")
+    assert_seen(button)
+    button.click()
+    page.wait_for_load_state()
+    assert_no_sideways_scroll(page)
+    assert_seen(page.locator("#serving-now td", has_text="doc_classification v2"))
+    after = page.locator("#serving-after")
+    assert_seen(after.locator("td", has_text="doc_classification v1"))
+    assert "new" in after.inner_text()
+    current.refresh_from_db()
+    assert current.status == "active"
+
+    page.locator("input[type=submit][value='Roll back']").click()
+    page.wait_for_load_state()
+    message = page.locator("ul.messagelist li.success")
+    assert_seen(message)
+    assert f"{PROD} is served now by doc_classification v1 (deployment 3" in message.inner_text()
+    current.refresh_from_db()
+    assert current.status == "rolled_back"
+    assert_no_sideways_scroll(page)

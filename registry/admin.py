@@ -108,6 +108,8 @@ class ModelVersionAdmin(PortalModelAdmin):
     list_display = ["__str__", "status", "created_by", "registered", "artifact_count",
                     "alias_names"]
     list_select_related = ["catalog_model__namespace", "registered_by"]
+    # Explicit: the artifact count's GROUP BY drops the model's default ordering.
+    ordering = ["catalog_model__namespace__path", "catalog_model__model_name", "-model_version"]
     list_filter = ["status", "catalog_model__namespace"]
     search_fields = ["catalog_model__namespace__path", "catalog_model__model_name",
                      "created_by", "description"]
@@ -122,7 +124,7 @@ class ModelVersionAdmin(PortalModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(
             artifact_count=Count("artifacts", distinct=True)
-        ).prefetch_related("aliases")
+        ).select_related("catalog_model__namespace").prefetch_related("aliases")
 
     def get_fields(self, request, obj=None):
         if obj is None:
@@ -142,6 +144,25 @@ class ModelVersionAdmin(PortalModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def get_search_results(self, request, queryset, search_term):
+        """The admin's search box and the version picker (autocomplete) read a search as a
+        person means it: ModelVersionQuerySet.matching (a number is the version number, a
+        path names the model, a word may be an alias or a tag)."""
+        queryset, may_have_duplicates = super().get_search_results(request, queryset, "")
+        if search_term.strip():
+            queryset = queryset.matching(search_term)
+        return queryset, may_have_duplicates
+
+    def autocomplete_label(self, version):
+        """What the version picker shows: `doc_classification v2 · /abc_corp/claim ·
+        @champion`, and `(deprecated)` on a deprecated version."""
+        parts = [version.label, version.catalog_model.namespace.path,
+                 *(f"@{name}" for name in version.alias_names())]
+        label = " · ".join(parts)
+        if version.status == VersionStatus.DEPRECATED:
+            label += " (deprecated)"
+        return label
 
     @admin.display(description="registered", ordering="create_at")
     def registered(self, version):

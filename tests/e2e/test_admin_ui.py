@@ -3,6 +3,7 @@
 import datetime
 
 import pytest
+from playwright.sync_api import expect
 
 from catalog.services import save_catalog_model
 from deployments.services import record_deployment
@@ -188,3 +189,25 @@ def test_an_owner_rolls_back_from_the_deployments_page_after_seeing_the_result(s
     current.refresh_from_db()
     assert current.status == "rolled_back"
     assert_no_sideways_scroll(page)
+
+
+def test_the_version_picker_finds_a_version_by_its_label_and_marks_deprecated(screen, version,
+                                                                             owner):
+    registry.register_version(namespace="/abc_corp/claim", model_name="doc_classification",
+                              user=owner)
+    registry.deprecate_version(version=version)
+    page = screen
+    sign_in_admin(page, "owner", "/admin/deployments/deployment/add/")
+    assert_no_sideways_scroll(page)
+
+    page.locator(".field-model_version .select2-selection").click()
+    search = page.locator(".select2-search__field")
+    assert_seen(search)
+    options = page.locator(".select2-results__option")
+    search.fill("doc_classification v1")
+    expect(options).to_have_text(["doc_classification v1 · /abc_corp/claim (deprecated)"])
+    assert_seen(options.first)
+
+    search.fill("doc_classification 2")
+    expect(options).to_have_text(["doc_classification v2 · /abc_corp/claim"])
+    assert_seen(options.first)

@@ -2,7 +2,9 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import urlencode
 
 from catalog.models import CatalogModel
 from catalog.validators import validate_http_url
@@ -101,6 +103,10 @@ class Deployment(models.Model):
     def __str__(self):
         model = self.catalog_model if self.catalog_model_id else "?"
         return f"{model} deployment {self.deployment_id or '(new)'}"
+
+    def get_absolute_url(self):
+        """Its endpoint's page: what served it, when (the admin's "view on site")."""
+        return reverse("pages:endpoint") + "?" + urlencode({"url": self.endpoint})
 
     def save(self, *args, **kwargs):
         self.catalog_model_id = self.model_version.catalog_model_id

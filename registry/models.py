@@ -95,6 +95,10 @@ class ModelVersion(models.Model):
     def __str__(self):
         return f"{self.catalog_model} v{self.model_version}"
 
+    def get_absolute_url(self):
+        """The version on its model's page (the admin's "view on site")."""
+        return f"{self.catalog_model.get_absolute_url()}#version-{self.model_version}"
+
     @property
     def label(self):
         """How people name a version: the model's name and the number (`fraud_scoring v2`)."""

@@ -211,3 +211,28 @@ def test_the_version_picker_finds_a_version_by_its_label_and_marks_deprecated(sc
     search.fill("doc_classification 2")
     expect(options).to_have_text(["doc_classification v2 · /abc_corp/claim"])
     assert_seen(options.first)
+
+
+def test_a_models_admin_page_lists_its_versions_and_deployments_with_links(screen, version):
+    record_deployment(model_version=version, endpoint=PROD, deployment_method="ecs",
+                      rolling_strategy="blue_green",
+                      create_at=datetime.datetime(2023, 1, 2, tzinfo=datetime.UTC))
+    page = screen
+    model = version.catalog_model
+    sign_in_admin(page, "owner", f"/admin/catalog/catalogmodel/{model.pk}/change/")
+    assert_no_sideways_scroll(page)
+
+    assert_seen(page.locator("#model-versions a", has_text="v1"))
+    endpoint = page.locator("#model-deployments td.endpoint a")
+    assert_seen(endpoint)
+    assert_seen(page.locator("a.viewsitelink"))
+
+    endpoint.click()
+    page.wait_for_url("**/endpoints/?url=*")
+    assert page.locator("h1").inner_text() == PROD
+
+    page.goto(f"/admin/catalog/catalogmodel/{model.pk}/change/")
+    page.locator("#model-versions a", has_text="v1").click()
+    page.wait_for_url(f"**/admin/registry/modelversion/{version.pk}/change/")
+    page.locator("a.viewsitelink").click()
+    page.wait_for_url("**/models/abc_corp/claim/doc_classification/#version-1")

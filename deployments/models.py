@@ -104,13 +104,13 @@ class Deployment(models.Model):
         model = self.catalog_model if self.catalog_model_id else "?"
         return f"{model} deployment {self.deployment_id or '(new)'}"
 
-    def get_absolute_url(self):
-        """Its endpoint's page: what served it, when (the admin's "view on site")."""
-        return reverse("pages:endpoint") + "?" + urlencode({"url": self.endpoint})
-
     def save(self, *args, **kwargs):
         self.catalog_model_id = self.model_version.catalog_model_id
         super().save(*args, **kwargs)
+
+    def get_absolute_url(self):
+        """Its endpoint's page: what served it, when (the admin's "view on site")."""
+        return reverse("pages:endpoint") + "?" + urlencode({"url": self.endpoint})
 
     def clean(self):
         if self.model_version_id is not None:

@@ -27,19 +27,27 @@ class EnvironmentVariableForm(forms.ModelForm):
     keeps the stored value."""
 
     value = forms.CharField(required=False, strip=False,
-                            widget=forms.TextInput(attrs={"autocomplete": "off", "size": 40}))
+                            widget=forms.TextInput(attrs={"autocomplete": "off"}))
 
     class Meta:
         model = EnvironmentVariable
         fields = ["name", "value", "secret"]
 
+    class Media:
+        js = ["mlportal/secret-inputs.js"]
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if self._stored_secret():
+            # Typed like a password: never shown, not even while a new value is typed.
+            self.fields["value"].widget = forms.PasswordInput(
+                render_value=False, attrs={"autocomplete": "new-password",
+                                           "placeholder": f"{MASK} stored secret: leave "
+                                                          "empty to keep it"})
             self.initial["value"] = ""
-            self.fields["value"].widget.attrs["placeholder"] = (
-                f"{MASK} stored secret: leave empty to keep it"
-            )
+        # A value typed for a variable marked secret is masked as it is typed (the secret
+        # checkbox switches the input to a password input: secret-inputs.js).
+        self.fields["value"].widget.attrs["data-secret-value"] = "true"
 
     def _stored_secret(self):
         return self.instance.pk is not None and self.instance.secret

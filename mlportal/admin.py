@@ -2,9 +2,11 @@ import functools
 
 from django.apps import apps
 from django.contrib import admin, messages
+from django.db import models
 from django.template.response import TemplateResponse
 
 from mlportal import access
+from mlportal.forms import JSONEditorField
 from mlportal.models import Grant, ObjectChange, Token
 from mlportal.services import revoke_token, save_grant, save_new_token
 
@@ -48,8 +50,10 @@ class PortalModelAdmin(admin.ModelAdmin):
 
     Every signed-in account sees every page read-only; it may change the rows its grants
     cover, and pick (in a form's namespace, catalog model, ... field) only the rows it may
-    write into.
+    write into. JSON (schemas, connections) is edited in mlportal.forms.JSONEditor.
     """
+
+    formfield_overrides = {models.JSONField: {"form_class": JSONEditorField}}
 
     def get_queryset(self, request):
         return access.restrict(super().get_queryset(request), request.user, "view")

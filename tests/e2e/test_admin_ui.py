@@ -236,3 +236,47 @@ def test_a_models_admin_page_lists_its_versions_and_deployments_with_links(scree
     page.wait_for_url(f"**/admin/registry/modelversion/{version.pk}/change/")
     page.locator("a.viewsitelink").click()
     page.wait_for_url("**/models/abc_corp/claim/doc_classification/#version-1")
+
+
+def test_a_schema_is_edited_in_a_monospace_editor_that_says_where_it_is_broken(screen, version):
+    page = screen
+    model = version.catalog_model
+    type(model).objects.filter(pk=model.pk).update(inference_input_schema={
+        "type": "object", "required": ["claim_id"]})
+    sign_in_admin(page, "owner", f"/admin/catalog/catalogmodel/{model.pk}/change/")
+    editor = page.locator("textarea#id_inference_input_schema")
+    assert_seen(editor)
+    assert "monospace" in editor.evaluate("e => getComputedStyle(e).fontFamily")
+    assert editor.evaluate("e => e.clientHeight") >= 150
+    assert editor.input_value().startswith("{\n  ")  # pretty-printed
+
+    editor.fill('{\n  "type": "object",\n  "required": ["a" "b"]\n}')
+    status = page.locator("#id_inference_input_schema_status")
+    assert_seen(status)
+    assert "Invalid JSON at line 3, column 20" in status.inner_text()
+
+    page.locator("input[name=_continue]").click()
+    page.wait_for_load_state()
+    error = page.locator("div.field-inference_input_schema ul.errorlist")
+    assert_seen(error)
+    assert "Invalid JSON at line 3, column 20: Expecting ',' delimiter." in error.inner_text()
+    assert_no_sideways_scroll(page)
+
+
+def test_a_secret_value_is_typed_into_a_password_input(screen, version):
+    deployment = record_deployment(
+        model_version=version, endpoint=PROD, deployment_method="ecs",
+        rolling_strategy="blue_green", create_at=datetime.datetime(2023, 1, 2, tzinfo=datetime.UTC),
+        environment_variables=[{"name": "DB_PASSWORD", "value": "s3cr3t-value", "secret": True},
+                               {"name": "LOG_LEVEL", "value": "debug"}])
+    page = screen
+    sign_in_admin(page, "owner", f"/admin/deployments/deployment/{deployment.pk}/change/")
+    assert "s3cr3t-value" not in page.content()
+    stored = page.locator("input[name$='-value']").nth(0)
+    clear = page.locator("input[name$='-value']").nth(1)
+    assert_seen(stored)
+    assert stored.get_attribute("type") == "password"
+    assert clear.get_attribute("type") == "text" and clear.input_value() == "debug"
+
+    page.locator("input[name$='-secret']").nth(1).check()
+    assert clear.get_attribute("type") == "password"

@@ -9,6 +9,7 @@ router.register("tokens", views.TokenViewSet)
 router.register("changes", views.ObjectChangeViewSet)
 
 urlpatterns = [
+    path("", views.APIRootView.as_view(), name="api-root"),
     path("auth/token/", views.ObtainTokenView.as_view(), name="api-token"),
     path("", include("catalog.api.urls")),
     path("", include("registry.api.urls")),

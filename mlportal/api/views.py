@@ -1,3 +1,4 @@
+from django.urls import URLPattern, URLResolver, reverse
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 from drf_spectacular.utils import extend_schema
@@ -8,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from mlportal import access
+from mlportal.api import schema
 from mlportal.api.base import PortalViewSet, ReadOnlyPortalViewSet
 from mlportal.api.serializers import (
     GrantSerializer,
@@ -83,3 +85,40 @@ class ObjectChangeViewSet(ReadOnlyPortalViewSet):
     permission_classes = [access.PortalPermission, CanViewAudit]
     # Every method only reads here, so that a write gets 405 rather than a misleading 403.
     access_action = "view"
+
+
+class APIRootView(APIView):
+    """The API's front page: every resource with its URL and what it holds, and where the
+    OpenAPI schema and docs are."""
+
+    def get_view_name(self):
+        return "mlportal API v1"
+
+    def get(self, request):
+        from mlportal.api import urls
+
+        resources = []
+        for name, route in _list_routes(urls.urlpatterns):
+            resource = route.strip("/").split("/")[0]
+            resources.append({
+                "name": resource,
+                "url": request.build_absolute_uri(reverse(name)),
+                "description": schema.TAGS.get(resource, ""),
+            })
+        return Response({
+            "resources": sorted(resources, key=lambda row: row["name"]),
+            "token": request.build_absolute_uri(reverse("api-token")),
+            "schema": request.build_absolute_uri(reverse("api-schema")),
+            "docs": request.build_absolute_uri(reverse("api-docs")),
+        })
+
+
+def _list_routes(patterns, prefix=""):
+    """(url name, route) of every list endpoint without arguments under `patterns`."""
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            yield from _list_routes(pattern.url_patterns, prefix + str(pattern.pattern))
+        elif (isinstance(pattern, URLPattern) and pattern.name
+              and pattern.name.endswith("-list")
+              and not pattern.pattern.regex.groups):
+            yield pattern.name, prefix + str(pattern.pattern).lstrip("^").rstrip("$")

@@ -102,6 +102,7 @@ class CatalogModel(models.Model):
 
     audited = True
     namespace_lookup = "namespace__path"
+    audit_parent = ""  # the history of a catalog model is its own
 
     namespace = models.ForeignKey(Namespace, on_delete=models.PROTECT, related_name="models")
     model_name = models.CharField(max_length=200, validators=[validate_model_name])

@@ -2,8 +2,9 @@
 
 The one sync workflow: the sync_catalog command, the admin's "sync now" action, the
 API's sync action and the push webhook all call `sync_catalog` (or, for a catalog
-source, `sync_catalog_source`). Documents are checked by the API's serializer and saved
-through catalog.services, so that a card and an API call meet the same rules and errors.
+source, `sync_catalog_source`). Documents are checked by the serializer the API uses too
+(catalog.documents) and saved through catalog.services, so that a card and an API call
+meet the same rules and errors.
 """
 
 from collections import defaultdict
@@ -14,11 +15,11 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from catalog import git
-from catalog.api.serializers import CatalogModelSerializer
 from catalog.cards import DOCUMENT_SUFFIXES, MAX_CARD_BYTES, CardError, error_text, parse_card
+from catalog.documents import CatalogModelSerializer
 from catalog.models import CatalogModel
 from catalog.services import resolve_data_sources, save_catalog_model
-from mlportal import audit
+from mlportal.context import change_context
 
 # How a change of a model's Git origin is reported (as the API document names it).
 ORIGIN_NAMES = {"git_repository": "source", "git_path": "source", "in_git": "in_git",
@@ -86,8 +87,7 @@ def sync_catalog(*, repository, ref="HEAD", subdirectory="", dry_run=False, user
     named = _models_named_by(cards)
 
     principal = f"git:{tree.repository}@{tree.commit}"
-    with transaction.atomic(), audit.change_context(user=user, principal=principal,
-                                                    source="sync"):
+    with transaction.atomic(), change_context(user=user, principal=principal, source="sync"):
         claimed = set()
         for done, card in enumerate(cards, start=1):
             try:

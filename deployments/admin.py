@@ -6,8 +6,9 @@ from django.http import Http404
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
+from django.utils.safestring import mark_safe
 
 from deployments import services
 from deployments.choices import (
@@ -16,10 +17,18 @@ from deployments.choices import (
     DeploymentStatus,
     RollingStrategy,
 )
-from deployments.models import Deployment, EnvironmentVariable, StatusChange
+from deployments.models import (
+    Deployment,
+    EnvironmentVariable,
+    StatusChange,
+    deprecation_warnings,
+    serving_endpoints,
+)
 from mlportal import access
 from mlportal.admin import PortalInline, PortalModelAdmin, ReadOnlyInline
 from mlportal.secrets import MASK
+from registry.admin import ModelVersionAdmin
+from registry.models import ModelVersion
 
 
 class EnvironmentVariableForm(forms.ModelForm):
@@ -34,7 +43,7 @@ class EnvironmentVariableForm(forms.ModelForm):
         fields = ["name", "value", "secret"]
 
     class Media:
-        js = ["mlportal/secret-inputs.js"]
+        js = ["deployments/secret-inputs.js"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -314,3 +323,44 @@ class DeploymentAdmin(PortalModelAdmin):
     def roll_back(self, request, queryset):
         self._apply(request, queryset, lambda deployment: services.rollback(
             deployment=deployment, user=request.user), "Rolled back")
+
+
+# The registry's version admin, with where the version is deployed: deployments build on the
+# registry, never the other way round.
+admin.site.unregister(ModelVersion)
+
+
+@admin.register(ModelVersion)
+class DeployedVersionAdmin(ModelVersionAdmin):
+    inlines = [*ModelVersionAdmin.inlines, DeploymentInline]
+
+    def get_inlines(self, request, obj):
+        # A version being registered has not been deployed anywhere yet.
+        return self.inlines if obj else ModelVersionAdmin.inlines
+
+    def get_fields(self, request, obj=None):
+        fields = super().get_fields(request, obj)
+        if obj is not None:
+            fields.insert(fields.index("alias_names") + 1, "serving")
+        return fields
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = super().get_readonly_fields(request, obj)
+        return [*fields, "serving"] if obj is not None else fields
+
+    def deprecation_warnings(self, version, *, deprecated=None):
+        """Deprecating a version that serves an endpoint or that an alias names is risky."""
+        return deprecation_warnings(version, deprecated=deprecated)
+
+    @admin.display(description="serves now")
+    def serving(self, version):
+        endpoints = serving_endpoints(version)
+        if not endpoints:
+            return "—"
+        warnings = deprecation_warnings(version)
+        warning = (format_html('<p class="errornote">{}</p>', " ".join(warnings))
+                   if warnings else "")
+        return format_html("{}{}", format_html_join(
+            mark_safe("<br>"), '<a href="{}">{}</a>',
+            ((reverse("pages:endpoint") + "?" + urlencode({"url": endpoint}), endpoint)
+             for endpoint in endpoints)), warning)

@@ -39,6 +39,7 @@ class Deployment(models.Model):
 
     audited = True
     namespace_lookup = "catalog_model__namespace__path"
+    audit_parent = "catalog_model"
 
     model_version = models.ForeignKey(
         ModelVersion, on_delete=models.PROTECT, related_name="deployments"
@@ -155,6 +156,7 @@ class EnvironmentVariable(models.Model):
 
     audited = True
     namespace_lookup = "deployment__catalog_model__namespace__path"
+    audit_parent = "deployment__catalog_model"
 
     deployment = models.ForeignKey(
         Deployment, on_delete=models.CASCADE, related_name="environment_variables"
@@ -223,3 +225,22 @@ class StatusChange(models.Model):
 
     def __str__(self):
         return f"{self.deployment}: {self.status} at {self.at:%Y-%m-%d %H:%M:%S}"
+
+
+def serving_endpoints(version):
+    """The endpoints `version` serves now (its deployments that started and have not
+    stopped), sorted; uses a prefetch of `version.deployments` when there is one."""
+    return sorted({deployment.endpoint for deployment in version.deployments.all()
+                   if deployment.active_from is not None and deployment.active_until is None})
+
+
+def deprecation_warnings(version, *, deprecated=None):
+    """Why deprecating `version` is risky, one sentence each: the endpoints it still serves,
+    then the aliases that still name it (ModelVersion.in_use_warnings). Empty when nothing
+    relies on it, or when it is not (to be) deprecated (`deprecated`, default: its status)."""
+    state = version.deprecation_state(deprecated)
+    if state is None:
+        return []
+    return [*(f"{version.label} is {state} but still serves {endpoint}."
+              for endpoint in serving_endpoints(version)),
+            *version.in_use_warnings(deprecated=deprecated)]

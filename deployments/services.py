@@ -27,7 +27,7 @@ from deployments.choices import (
     RollingStrategy,
 )
 from deployments.models import Deployment, EnvironmentVariable, StatusChange
-from mlportal import audit
+from mlportal.context import current_context
 from mlportal.secrets import MASK
 
 # A client's clock may run a little ahead of ours; further ahead, its create_at is a mistake.
@@ -40,7 +40,7 @@ RECORDED_FIELDS = ("model_version", "deployment_id", "create_at", "endpoint",
 
 def _actor(user, principal):
     """Who makes a change: the given user and principal, else the audit context's."""
-    context = audit.current_context()
+    context = current_context()
     if principal is None:
         principal = context.principal if context is not None else ""
     if user is not None and not user.is_authenticated:

@@ -33,6 +33,7 @@ from django.db.models import Exists, OuterRef, Q
 from rest_framework import permissions
 
 from mlportal.choices import Role
+from mlportal.context import acting_user
 
 READ_ACTIONS = {"view"}
 AUDITORS_GROUP = "auditors"
@@ -276,17 +277,6 @@ def require_target(user, model, data):
             f"You may not write in {path}: that needs the {role} role on it or above "
             f"(your grants: {', '.join(granted_paths(user, role)) or 'none'})."
         )
-
-
-def acting_user():
-    """The signed-in user the current request or `audit.change_context(user=...)` acts for."""
-    from mlportal.audit import current_context
-
-    context = current_context()
-    if context is None:
-        return None
-    user = context.user or getattr(getattr(context, "request", None), "user", None)
-    return user if user is not None and user.is_authenticated else None
 
 
 def _guard_save(sender, instance, raw=False, **kwargs):

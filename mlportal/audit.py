@@ -1,114 +1,37 @@
 """The audit trail: one mechanism (model signals + a change context) for every write path.
 
-A request (admin, API, pages) opens a context in AuditContextMiddleware; management
-commands and services open one with `change_context(...)`. Every save or delete of a
-model that declares `audited = True` is recorded in ObjectChange with the context's
-user, principal and request id. Links between audited rows (the rows of a many-to-many
-`through` model, such as a catalog model's data sources) are recorded as an update of
-the audited row that owns the many-to-many field, whichever way they are written.
+A request (admin, API, pages) opens a context in mlportal.context.ContextMiddleware;
+management commands and services open one with `change_context(...)` (mlportal.context).
+Every save or delete of a model that declares `audited = True` is recorded in
+ObjectChange with the context's acting user, principal and request id. Links between
+audited rows (the rows of a many-to-many `through` model, such as a catalog model's data
+sources) are recorded as an update of the audited row that owns the many-to-many field,
+whichever way they are written.
+
+A model's `audit_parent` (e.g. "version__catalog_model") names the row whose history its
+changes belong to; each record keeps it (related_object_type/_id, as NetBox does), so that
+a catalog model's history is one indexed filter (ObjectChange.objects.history_of).
 
 Within one context, repeated saves of one object are folded into one record (its first
 "before" and its last "after"), as NetBox does; a delete always has a record of its own.
 Changes made outside any context are recorded too, one record each, without request id.
 """
 
-import contextvars
 import json
-import uuid
-from contextlib import contextmanager
-from dataclasses import dataclass, field
 
 from django.apps import apps
 from django.contrib.contenttypes.models import ContentType
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_delete, pre_save
-from django.http import JsonResponse
 
 from mlportal import access
 from mlportal.choices import ChangeAction
+from mlportal.context import change_context, current_context, set_principal
 
-PRINCIPAL_HEADER = "X-Principal"
-PRINCIPAL_MAX_LENGTH = 255
-
-
-@dataclass
-class ChangeContext:
-    user: object = None
-    principal: str = ""
-    source: str = ""
-    request_id: uuid.UUID = field(default_factory=uuid.uuid4)
-    request: object = None
-    # (content type id, object id) -> the ObjectChange written for it in this context
-    changes: dict = field(default_factory=dict)
-
-
-_current = contextvars.ContextVar("mlportal_change_context", default=None)
-
-
-def current_context():
-    return _current.get()
-
-
-@contextmanager
-def change_context(*, user=None, principal="", source="command"):
-    """Attribute the changes made inside to `user` (and the client's `principal`)."""
-    token = _current.set(ChangeContext(user=user, principal=principal or "", source=source))
-    try:
-        yield _current.get()
-    finally:
-        _current.reset(token)
-
-
-def set_principal(principal):
-    """Record the principal a client names (such as an IAM ARN) for this context's changes."""
-    context = current_context()
-    if context is not None and principal:
-        context.principal = str(principal)[:PRINCIPAL_MAX_LENGTH]
-
-
-def principal_error(value):
-    """Why `value` cannot be a principal, or None when it can."""
-    if len(value) > PRINCIPAL_MAX_LENGTH:
-        return f"At most {PRINCIPAL_MAX_LENGTH} characters."
-    if not value.isprintable():
-        return "Printable characters only."
-    return None
-
-
-class AuditContextMiddleware:
-    """Opens a change context per request; API clients may name their principal in the
-    X-Principal header (e.g. the IAM ARN of the pipeline calling)."""
-
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request):
-        source = "admin" if request.path.startswith("/admin/") else (
-            "api" if request.path.startswith("/api/") else "web"
-        )
-        principal = request.headers.get(PRINCIPAL_HEADER, "").strip() if source == "api" else ""
-        error = principal_error(principal)
-        if error:
-            return JsonResponse({PRINCIPAL_HEADER: [error]}, status=400)
-        context = ChangeContext(source=source, principal=principal, request=request)
-        request.id = context.request_id
-        token = _current.set(context)
-        try:
-            response = self.get_response(request)
-        finally:
-            _current.reset(token)
-        response["X-Request-ID"] = str(context.request_id)
-        return response
-
-
-def _user_of(context):
-    user = context.user
-    if user is None and context.request is not None:
-        # DRF authenticates inside the view and writes the user back onto the request.
-        user = getattr(context.request, "user", None)
-    return user if user is not None and user.is_authenticated else None
-
+# The context's functions, where the code that records changes has always found them.
+__all__ = ["change_context", "connect_signals", "current_context", "set_principal",
+           "snapshot"]
 
 def snapshot(instance):
     """The JSON document of `instance` kept in the audit trail (secrets masked by the model)."""
@@ -121,6 +44,21 @@ def snapshot(instance):
             if not getattr(f, "auto_now", False)
         }
     return json.loads(json.dumps(data, cls=DjangoJSONEncoder))
+
+
+def parent_of(instance):
+    """The row whose history `instance`'s changes belong to, following its model's
+    `audit_parent` (e.g. "version__catalog_model"; "" for the row itself); None when its
+    model declares none."""
+    lookup = getattr(instance, "audit_parent", None)
+    if lookup is None:
+        return None
+    value = instance
+    for attribute in filter(None, lookup.split("__")):
+        value = getattr(value, attribute, None)
+        if value is None:
+            return None
+    return value
 
 
 def _stored(model, pk):
@@ -141,7 +79,8 @@ def _record(instance, action, before, after):
         earlier = context.changes.get(key)
         if earlier is not None and earlier.fold(after=after, object_repr=object_repr):
             return
-    user = _user_of(context) if context else None
+    user = context.acting_user if context else None
+    parent = parent_of(instance)
     change = ObjectChange.objects.create(
         user=user,
         user_name=user.get_username() if user else "",
@@ -152,6 +91,8 @@ def _record(instance, action, before, after):
         content_type=content_type,
         object_id=str(instance.pk),
         object_repr=object_repr,
+        related_object_type=ContentType.objects.get_for_model(parent) if parent else None,
+        related_object_id=str(parent.pk) if parent else "",
         namespace=access.namespace_path(instance) or "",
         prechange_data=before,
         postchange_data=after,
@@ -281,3 +222,37 @@ def connect_signals():
     pre_delete.connect(_before_delete, dispatch_uid="audit_pre_delete")
     post_delete.connect(_after_delete, dispatch_uid="audit_post_delete")
     m2m_changed.connect(_m2m_changed, dispatch_uid="audit_m2m_changed")
+
+
+def backfill_parents(apps, parent, children):
+    """For a data migration (historical models only): give the recorded changes of the
+    existing rows of `children` ({"app_label.Model": lookup of the parent's pk, e.g.
+    "version__catalog_model_id"; "pk" for the parent's own changes}) their `parent` model
+    ("app_label.Model") as related object, where none is set yet."""
+    ObjectChange = apps.get_model("mlportal", "ObjectChange")
+    ContentType = apps.get_model("contenttypes", "ContentType")
+    # The base manager: the trail's own refuses every update.
+    trail = ObjectChange._base_manager
+    if not trail.exists():
+        return
+    parent_label, parent_name = parent.lower().split(".")
+    parent_type, _ = ContentType.objects.get_or_create(app_label=parent_label, model=parent_name)
+    for label, lookup in children.items():
+        app_label, name = label.lower().split(".")
+        child_type = ContentType.objects.filter(app_label=app_label, model=name).first()
+        if child_type is None:
+            continue
+        unset = trail.filter(content_type=child_type, related_object_id="")
+        if lookup == "pk":
+            unset.update(related_object_type=parent_type, related_object_id=models.F("object_id"))
+            continue
+        rows = apps.get_model(app_label, name)._base_manager.values_list("pk", lookup)
+        parent_of_row = {str(pk): str(parent_pk) for pk, parent_pk in rows if parent_pk}
+        changes = [
+            ObjectChange(pk=pk, related_object_type=parent_type,
+                         related_object_id=parent_of_row[object_id])
+            for pk, object_id in unset.values_list("pk", "object_id")
+            if object_id in parent_of_row
+        ]
+        trail.bulk_update(
+            changes, ["related_object_type", "related_object_id"], batch_size=500)

@@ -4,7 +4,8 @@ One code path picks by `connection.vendor`. On PostgreSQL a row's document is it
 fields with every run of non-alphanumeric characters read as a space (so that
 "doc_classification", "alice@example.com" and URLs split into words), and each word of
 the query matches the words that start with it. The GIN index on exactly that expression
-is created by mlportal's migrations (`gin_index`); nothing else may build the document.
+is created by the migrations of the app that owns the table (`gin_index`); nothing else
+may build the document.
 """
 
 import re

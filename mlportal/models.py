@@ -161,6 +161,12 @@ class AuditTrailIsReadOnly(Exception):
 
 
 class ObjectChangeQuerySet(models.QuerySet):
+    def history_of(self, obj):
+        """The recorded changes of `obj` and of the rows whose `audit_parent` it is (a catalog
+        model's versions, artifacts, aliases, tags, deployments and their variables)."""
+        return self.filter(related_object_type=ContentType.objects.get_for_model(obj),
+                           related_object_id=str(obj.pk))
+
     def update(self, **kwargs):
         raise AuditTrailIsReadOnly("Recorded changes cannot be edited.")
 
@@ -190,6 +196,13 @@ class ObjectChange(models.Model):
     content_type = models.ForeignKey(ContentType, on_delete=models.PROTECT, related_name="+")
     object_id = models.CharField(max_length=64, db_index=True)
     object_repr = models.CharField(max_length=200)
+    # The row whose history this change belongs to (its model's `audit_parent`), as NetBox's
+    # related_object: a catalog model for its own changes and those of what hangs from it.
+    # Indexed with the id (objectchange_history), not on its own.
+    related_object_type = models.ForeignKey(
+        ContentType, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        db_index=False)
+    related_object_id = models.CharField(max_length=64, blank=True)
     namespace = models.CharField(max_length=255, blank=True, db_index=True)
     prechange_data = models.JSONField(null=True, blank=True)
     postchange_data = models.JSONField(null=True, blank=True)
@@ -198,7 +211,11 @@ class ObjectChange(models.Model):
 
     class Meta:
         ordering = ["-time", "-id"]
-        indexes = [models.Index(fields=["content_type", "object_id"])]
+        indexes = [
+            models.Index(fields=["content_type", "object_id"]),
+            models.Index(fields=["related_object_type", "related_object_id", "time"],
+                         name="objectchange_history"),
+        ]
 
     def __str__(self):
         return f"{self.get_action_display()} {self.object_repr}"

@@ -54,6 +54,8 @@ INSTALLED_APPS = [
     "catalog",
     "registry",
     "deployments",
+    # The auditors' pages: they import the apps; nothing imports them.
+    "mlportal.pages",
 ]
 
 MIDDLEWARE = [
@@ -65,7 +67,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "mlportal.audit.AuditContextMiddleware",
+    "mlportal.context.ContextMiddleware",
 ]
 
 ROOT_URLCONF = "mlportal.urls"

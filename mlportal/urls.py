@@ -15,5 +15,5 @@ urlpatterns = [
     # Sign-in for the pages: any active user; throttled like the admin's (mlportal.throttling).
     path("accounts/login/", ThrottledLoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("", include("mlportal.page_urls")),
+    path("", include("mlportal.pages.urls")),
 ]

@@ -8,11 +8,8 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import formats, timezone
-from django.utils.html import format_html, format_html_join
-from django.utils.http import urlencode
-from django.utils.safestring import mark_safe
+from django.utils.html import format_html
 
-from deployments.admin import DeploymentInline
 from mlportal import access
 from mlportal.admin import PortalInline, PortalModelAdmin, ReadOnlyAdminMixin, ReadOnlyInline
 from registry import services
@@ -77,6 +74,11 @@ class ModelVersionForm(forms.ModelForm):
         fields = ["catalog_model", "model_version", "description", "status", "created_by",
                   "create_at"]
 
+    @staticmethod
+    def deprecation_warnings(version, *, deprecated=None):
+        """Set by the admin (ModelVersionAdmin.get_form) to its own deprecation_warnings."""
+        return version.in_use_warnings(deprecated=deprecated)
+
     def clean(self):
         cleaned = super().clean()
         version = self.instance
@@ -84,7 +86,7 @@ class ModelVersionForm(forms.ModelForm):
                        and cleaned.get("status") == VersionStatus.DEPRECATED
                        and version.status != VersionStatus.DEPRECATED)
         if deprecating and not cleaned.get("confirm_deprecation"):
-            warnings = version.in_use_warnings(deprecated=True)
+            warnings = self.deprecation_warnings(version, deprecated=True)
             if warnings:
                 self.add_error("status", [*warnings, 'Tick "Deprecate anyway" to confirm.'])
         return cleaned
@@ -114,12 +116,9 @@ class ModelVersionAdmin(PortalModelAdmin):
     search_fields = ["catalog_model__namespace__path", "catalog_model__model_name",
                      "created_by", "description"]
     autocomplete_fields = ["catalog_model"]
-    inlines = [ArtifactInline, TagInline, DeploymentInline]
+    # deployments.admin registers this admin again with where the version is deployed.
+    inlines = [ArtifactInline, TagInline]
     actions = ["deprecate"]
-
-    def get_inlines(self, request, obj):
-        # A version being registered has not been deployed anywhere yet.
-        return self.inlines if obj else [ArtifactInline, TagInline]
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(
@@ -130,8 +129,9 @@ class ModelVersionAdmin(PortalModelAdmin):
         if obj is None:
             return ["catalog_model", "model_version", "description", "created_by", "create_at"]
         fields = ["catalog_model", "model_version", "description", "status", "alias_names",
-                  "serving", "created_by", "registered_by", "create_at", "update_at"]
-        if obj.status != VersionStatus.DEPRECATED and obj.in_use_warnings(deprecated=True):
+                  "created_by", "registered_by", "create_at", "update_at"]
+        if (obj.status != VersionStatus.DEPRECATED
+                and self.deprecation_warnings(obj, deprecated=True)):
             fields.insert(fields.index("status") + 1, "confirm_deprecation")
         return fields
 
@@ -139,8 +139,18 @@ class ModelVersionAdmin(PortalModelAdmin):
         if obj is None:
             return []
         # What was registered stays as it was.
-        return ["catalog_model", "model_version", "alias_names", "serving", "created_by",
+        return ["catalog_model", "model_version", "alias_names", "created_by",
                 "registered_by", "create_at", "update_at"]
+
+    def deprecation_warnings(self, version, *, deprecated=None):
+        """Why deprecating `version` is risky (the registry knows of aliases; the deployments'
+        admin adds the endpoints it serves)."""
+        return version.in_use_warnings(deprecated=deprecated)
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)  # a new class on every call
+        form.deprecation_warnings = staticmethod(self.deprecation_warnings)
+        return form
 
     def has_delete_permission(self, request, obj=None):
         return False
@@ -182,19 +192,6 @@ class ModelVersionAdmin(PortalModelAdmin):
     def alias_names(self, version):
         return ", ".join(version.alias_names()) or "—"
 
-    @admin.display(description="serves now")
-    def serving(self, version):
-        endpoints = version.serving()
-        if not endpoints:
-            return "—"
-        warning = (format_html('<p class="errornote">{}</p>',
-                               " ".join(version.in_use_warnings()))
-                   if version.in_use_warnings() else "")
-        return format_html("{}{}", format_html_join(
-            mark_safe("<br>"), '<a href="{}">{}</a>',
-            ((reverse("pages:endpoint") + "?" + urlencode({"url": endpoint}), endpoint)
-             for endpoint in endpoints)), warning)
-
     def save_model(self, request, obj, form, change):
         if change:
             services.update_version(version=obj)
@@ -220,29 +217,29 @@ class ModelVersionAdmin(PortalModelAdmin):
     def deprecate(self, request, queryset):
         """Asks first, on a page that says what each version still serves and which aliases
         name it; deprecates on the confirmation."""
-        versions = list(queryset.select_related("catalog_model__namespace")
-                        .prefetch_related("deployments"))
+        versions = list(queryset.select_related("catalog_model__namespace"))
         if request.POST.get("confirm") != "yes":
             return TemplateResponse(request, "admin/registry/modelversion/deprecate.html", {
                 **self.admin_site.each_context(request),
                 "title": "Deprecate these versions?",
                 "opts": self.model._meta,
-                "versions": [(version, version.in_use_warnings(deprecated=True))
+                "versions": [(version, self.deprecation_warnings(version, deprecated=True))
                              for version in versions],
-                "risky": any(version.in_use_warnings(deprecated=True) for version in versions),
+                "risky": any(self.deprecation_warnings(version, deprecated=True)
+                             for version in versions),
                 "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
             })
         warnings = []
         for version in versions:
             services.deprecate_version(version=version)
-            warnings += version.in_use_warnings()
+            warnings += self.deprecation_warnings(version)
         messages.success(request, f"Deprecated {len(versions)} version(s).")
         for warning in warnings:
             messages.warning(request, warning)
         return None
 
     def save_model_warnings(self, request, obj):
-        for warning in obj.in_use_warnings():
+        for warning in self.deprecation_warnings(obj):
             messages.warning(request, warning)
 
     def get_urls(self):

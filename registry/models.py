@@ -62,6 +62,7 @@ class ModelVersion(models.Model):
 
     audited = True
     namespace_lookup = "catalog_model__namespace__path"
+    audit_parent = "catalog_model"
 
     catalog_model = models.ForeignKey(
         CatalogModel, on_delete=models.PROTECT, related_name="versions"
@@ -104,32 +105,27 @@ class ModelVersion(models.Model):
         """How people name a version: the model's name and the number (`fraud_scoring v2`)."""
         return f"{self.catalog_model.model_name} v{self.model_version}"
 
-    def serving(self):
-        """The endpoints this version serves now (its deployments that started and have not
-        stopped), sorted. Reads `deployments` through the reverse relation, so a prefetch of
-        them is used: registry does not import deployments."""
-        return sorted({deployment.endpoint for deployment in self.deployments.all()
-                       if deployment.active_from is not None
-                       and deployment.active_until is None})
-
     def alias_names(self):
         return sorted(alias.name for alias in self.aliases.all())
 
-    def in_use_warnings(self, *, deprecated=None):
-        """Why deprecating this version is risky, one sentence each: what it still serves
-        and which aliases still name it. Empty when nothing relies on it. With `deprecated`
-        (default: its status) false, nothing is risky."""
+    def deprecation_state(self, deprecated=None):
+        """"deprecated" or "being deprecated" when (about to be) deprecated, else None."""
         if deprecated is None:
             deprecated = self.status == VersionStatus.DEPRECATED
         if not deprecated:
+            return None
+        return "deprecated" if self.status == VersionStatus.DEPRECATED else "being deprecated"
+
+    def in_use_warnings(self, *, deprecated=None):
+        """Why deprecating this version is risky, as far as the registry knows, one sentence
+        each: the aliases that still name it. Empty when nothing does, or when it is not (to
+        be) deprecated (`deprecated`, default: its status). deployments.models adds the
+        endpoints it still serves (deprecation_warnings)."""
+        state = self.deprecation_state(deprecated)
+        if state is None:
             return []
-        state = "deprecated" if self.status == VersionStatus.DEPRECATED else "being deprecated"
-        return [
-            *(f"{self.label} is {state} but still serves {endpoint}."
-              for endpoint in self.serving()),
-            *(f"{self.label} is {state} but the alias {name} still points at it."
-              for name in self.alias_names()),
-        ]
+        return [f"{self.label} is {state} but the alias {name} still points at it."
+                for name in self.alias_names()]
 
     def audit_data(self):
         return {
@@ -153,6 +149,7 @@ class Artifact(models.Model):
 
     audited = True
     namespace_lookup = "version__catalog_model__namespace__path"
+    audit_parent = "version__catalog_model"
 
     version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="artifacts")
     name = models.CharField(max_length=100, validators=[validate_artifact_name])
@@ -208,6 +205,7 @@ class Alias(models.Model):
 
     audited = True
     namespace_lookup = "catalog_model__namespace__path"
+    audit_parent = "catalog_model"
 
     catalog_model = models.ForeignKey(
         CatalogModel, on_delete=models.PROTECT, related_name="aliases"
@@ -246,6 +244,7 @@ class Tag(models.Model):
 
     audited = True
     namespace_lookup = "version__catalog_model__namespace__path"
+    audit_parent = "version__catalog_model"
 
     version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="tags")
     key = models.CharField(max_length=100, validators=[validate_tag_key])

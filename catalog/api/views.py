@@ -10,12 +10,12 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
 from catalog.api.serializers import (
-    CatalogModelSerializer,
     CatalogSourceSerializer,
     DataSourceSerializer,
     NamespaceSerializer,
     ValidateInputSerializer,
 )
+from catalog.documents import CatalogModelSerializer
 from catalog.filtersets import (
     CatalogModelFilterSet,
     CatalogSourceFilterSet,

@@ -1,12 +1,19 @@
 from django.db.models import Prefetch
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from catalog.validators import validate_http_url
 from deployments import services
 from deployments.choices import DeploymentMethod, DeploymentStatus, RollingStrategy, describe
-from deployments.models import Deployment, StatusChange
+from deployments.models import (
+    Deployment,
+    StatusChange,
+    deprecation_warnings,
+    serving_endpoints,
+)
 from deployments.validators import validate_variable_name
 from mlportal.api.base import ModelSerializer, Timestamp
+from registry.api.serializers import ModelVersionSerializer
 from registry.services import find_version
 
 TRAFFIC_PERCENT_MESSAGE = "A traffic percent is between 1 and 100."
@@ -129,3 +136,29 @@ class DeploymentSummarySerializer(ModelSerializer):
 DEPLOYMENTS_OF_VERSION = Prefetch(
     "deployments", queryset=Deployment.objects.order_by("-create_at", "-id")
 )
+
+
+@extend_schema_serializer(component_name="ModelVersion")
+class DeployedVersionSerializer(ModelVersionSerializer):
+    """The user's version document (examples/model_version.json) plus id and server fields."""
+
+    # The registry's version document with where the version is deployed: the document
+    # /api/v1/versions/ serves.
+    deployments = DeploymentSummarySerializer(
+        many=True, read_only=True, help_text="Where this version is or was deployed, newest first."
+    )
+    serving = serializers.SerializerMethodField(
+        help_text="The endpoints this version serves now.")
+    warnings = serializers.SerializerMethodField(
+        help_text="Risky states, one sentence each: a deprecated version that still serves an "
+        "endpoint, or that an alias still points at. Empty when there is none.")
+
+    class Meta(ModelVersionSerializer.Meta):
+        fields = [*ModelVersionSerializer.Meta.fields[:-1], "deployments", "serving", "warnings",
+                  "update_at"]
+
+    def get_serving(self, version) -> list[str]:
+        return serving_endpoints(version)
+
+    def get_warnings(self, version) -> list[str]:
+        return deprecation_warnings(version)

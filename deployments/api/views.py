@@ -4,10 +4,15 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from deployments import services
-from deployments.api.serializers import DeploymentSerializer
+from deployments.api.serializers import (
+    DEPLOYMENTS_OF_VERSION,
+    DeployedVersionSerializer,
+    DeploymentSerializer,
+)
 from deployments.filtersets import DeploymentFilterSet
 from deployments.models import Deployment
 from mlportal.api.base import PortalViewSet
+from registry.api.views import ModelVersionViewSet
 
 
 class DeploymentViewSet(PortalViewSet):
@@ -48,3 +53,11 @@ class DeploymentViewSet(PortalViewSet):
         if restored is None:
             return self._document(current)
         return self._document(restored, status.HTTP_201_CREATED)
+
+
+class DeployedVersionViewSet(ModelVersionViewSet):
+    """Versions of catalog models. Never deleted: deprecate one instead."""
+
+    # The registry's version endpoint, each document with where the version is deployed.
+    queryset = ModelVersionViewSet.queryset.prefetch_related(DEPLOYMENTS_OF_VERSION)
+    serializer_class = DeployedVersionSerializer

@@ -3,7 +3,6 @@ from django.urls import reverse
 from rest_framework import serializers
 
 from catalog.validators import validate_model_name, validate_namespace_path
-from deployments.api.serializers import DeploymentSummarySerializer
 from mlportal.api.base import ModelSerializer, Timestamp
 from registry import services
 from registry.choices import VersionStatus
@@ -70,6 +69,9 @@ class TagsField(serializers.DictField):
 IMMUTABLE = ("namespace", "model_name", "model_version", "create_at", "created_by")
 
 
+# The API serves it with where the version is deployed added
+# (deployments.api.serializers.DeployedVersionSerializer): deployments build on the registry,
+# never the other way round.
 class ModelVersionSerializer(ModelSerializer):
     """The user's version document (examples/model_version.json) plus id and server fields."""
 
@@ -98,25 +100,13 @@ class ModelVersionSerializer(ModelSerializer):
         source="registered_by.username", read_only=True, default=None,
         help_text="The portal user who registered it.",
     )
-    deployments = DeploymentSummarySerializer(
-        many=True, read_only=True, help_text="Where this version is or was deployed, newest first."
-    )
-    serving = serializers.ListField(
-        child=serializers.CharField(), read_only=True,
-        help_text="The endpoints this version serves now.",
-    )
-    warnings = serializers.ListField(
-        child=serializers.CharField(), read_only=True, source="in_use_warnings",
-        help_text="Risky states, one sentence each: a deprecated version that still serves an "
-        "endpoint, or that an alias still points at. Empty when there is none.",
-    )
 
     class Meta:
         model = ModelVersion
         fields = [
             "id", "namespace", "model_name", "model_version", "description", "artifacts",
             "create_at", "created_by", "status", "tags", "aliases", "registered_by",
-            "deployments", "serving", "warnings", "update_at",
+            "update_at",
         ]
 
     def get_aliases(self, version) -> list[str]:

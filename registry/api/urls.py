@@ -4,7 +4,8 @@ from rest_framework.routers import SimpleRouter
 from registry.api import views
 
 router = SimpleRouter()
-router.register("versions", views.ModelVersionViewSet)
+# /versions/ is routed by deployments.api.urls: its version document adds where each
+# version is deployed, and deployments build on the registry, never the other way round.
 router.register("aliases", views.AliasViewSet)
 
 ARTIFACT = r"^versions/(?P<version_pk>[0-9]+)/artifacts/(?P<name>[A-Za-z0-9_.-]{1,100})/"

@@ -8,9 +8,9 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.viewsets import ModelViewSet
 
-from deployments.api.serializers import DEPLOYMENTS_OF_VERSION
-from mlportal import access, audit
+from mlportal import access
 from mlportal.api.base import PortalViewSet
+from mlportal.context import set_principal
 from registry import services
 from registry.api.serializers import AliasSerializer, ArtifactSerializer, ModelVersionSerializer
 from registry.filtersets import AliasFilterSet, ArtifactFilterSet, ModelVersionFilterSet
@@ -33,12 +33,14 @@ def store_error(exc):
     return (ArtifactStoreUnavailable if exc.unreachable else ArtifactStoreRefused)(str(exc))
 
 
+# Routed by deployments.api.urls as deployments.api.views.DeployedVersionViewSet, which adds
+# where each version is deployed to its document.
 class ModelVersionViewSet(PortalViewSet):
     """Versions of catalog models. Never deleted: deprecate one instead."""
 
     queryset = ModelVersion.objects.select_related(
         "catalog_model__namespace", "registered_by"
-    ).prefetch_related("artifacts", "tags", "aliases", DEPLOYMENTS_OF_VERSION)
+    ).prefetch_related("artifacts", "tags", "aliases")
     serializer_class = ModelVersionSerializer
     filterset_class = ModelVersionFilterSet
     http_method_names = ["get", "post", "put", "patch", "head", "options"]
@@ -53,10 +55,11 @@ class ModelVersionViewSet(PortalViewSet):
 
     def perform_create(self, serializer):
         # The principal the client names (such as an IAM ARN) is also the audit's principal.
-        audit.set_principal(serializer.validated_data.get("created_by"))
+        set_principal(serializer.validated_data.get("created_by"))
         serializer.save()
 
-    @extend_schema(request=None, responses=ModelVersionSerializer)
+    # The answer is the view's own version document (get_serializer).
+    @extend_schema(request=None)
     @action(detail=True, methods=["post"], access_action="change")
     def deprecate(self, request, pk=None):
         """Mark the version deprecated: it stays, with its artifacts, but is no longer to be

@@ -443,7 +443,7 @@ def test_the_sync_service_reports_what_it_did(cards):
 def test_a_card_colliding_with_a_concurrent_sync_fails_alone(cards, monkeypatch):
     from django.db import IntegrityError
 
-    from catalog.api.serializers import CatalogModelSerializer
+    from catalog.documents import CatalogModelSerializer
 
     save = CatalogModelSerializer.save
 

@@ -434,3 +434,74 @@ def test_a_deployment_records_the_header_principal_and_masks_secrets(admin_api, 
     assert variables == {"FOO": "BAR", "DB_PASSWORD": "********"}
     [deployment] = [c for c in grouped if c.object_type == "deployments.deployment"]
     assert deployment.action == "create" and deployment.postchange_data["status"] == "active"
+
+
+def test_every_change_under_a_catalog_model_names_it_as_related_object(capsys):
+    call_command("load_demo")
+    model = CatalogModel.objects.get(model_name="doc_classification")
+
+    under_model = ObjectChange.objects.filter(related_object_id=str(model.pk))
+    kinds = set(under_model.values_list("content_type__model", flat=True))
+    assert kinds == {"catalogmodel", "modelversion", "artifact", "alias", "tag",
+                     "deployment", "environmentvariable"}
+    assert {c.related_object_type.model for c in under_model} == {"catalogmodel"}
+    assert set(ObjectChange.objects.filter(content_type__model__in=[
+        "namespace", "datasource"]).values_list("related_object_id", flat=True)) == {""}
+
+
+def test_a_models_history_keeps_the_changes_of_rows_since_deleted(superuser, example):
+    from registry.models import Alias, ModelVersion
+    from registry.services import set_alias
+
+    with audit.change_context(user=superuser):
+        model = save_catalog_model(**example("catalog_model"))
+        version = ModelVersion.objects.create(catalog_model=model, model_version=1)
+        set_alias(version=version, name="champion")
+        Alias.objects.get(name="champion").delete()
+
+    history = ObjectChange.objects.history_of(model)
+    assert [(c.object_type, c.action) for c in history.order_by("time", "id")] == [
+        ("catalog.catalogmodel", "create"), ("registry.modelversion", "create"),
+        ("registry.alias", "create"), ("registry.alias", "delete")]
+
+
+def test_a_models_history_is_one_query_on_its_index(superuser, example,
+                                                     django_assert_num_queries):
+    from django.contrib.contenttypes.models import ContentType
+    from django.db import connection
+
+    with audit.change_context(user=superuser):
+        model = save_catalog_model(**example("catalog_model"))
+    ContentType.objects.get_for_model(model)  # cached, as in a running portal
+
+    with django_assert_num_queries(1):
+        assert len(ObjectChange.objects.history_of(model)) == 1
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            plan = ObjectChange.objects.history_of(model).explain()
+        assert "objectchange_history" in plan
+
+
+def test_the_migration_backfills_the_related_object_of_existing_changes(capsys):
+    from django.apps import apps
+    from django.db import models
+
+    call_command("load_demo")
+    before = dict(ObjectChange.objects.values_list("pk", "related_object_id"))
+    # As recorded before the parent key existed.
+    models.QuerySet.update(ObjectChange.objects.all(), related_object_type=None,
+                           related_object_id="")
+
+    audit.backfill_parents(apps, "catalog.CatalogModel", {
+        "catalog.CatalogModel": "pk",
+        "registry.ModelVersion": "catalog_model_id",
+        "registry.Artifact": "version__catalog_model_id",
+        "registry.Alias": "catalog_model_id",
+        "registry.Tag": "version__catalog_model_id",
+        "deployments.Deployment": "catalog_model_id",
+        "deployments.EnvironmentVariable": "deployment__catalog_model_id",
+    })
+
+    assert dict(ObjectChange.objects.values_list("pk", "related_object_id")) == before
+    assert any(before.values())

@@ -2,7 +2,7 @@
 
 import datetime
 
-from mlportal.timeline import LABEL_WIDTH, WIDTH, Bar, layout
+from mlportal.pages.timeline import LABEL_WIDTH, WIDTH, Bar, layout
 
 UTC = datetime.UTC
 NOW = datetime.datetime(2024, 1, 31, tzinfo=UTC)

@@ -7,8 +7,8 @@ from django.test.utils import CaptureQueriesContext
 
 from deployments.services import record_deployment
 from registry.models import ModelVersion
-from tests.mlportal.conftest import PROD, STAGING, day
-from tests.mlportal.test_pages import DOC_MODEL, SEARCH, read_csv, shown
+from tests.helpers import PROD, STAGING, day
+from tests.pages.test_pages import DOC_MODEL, SEARCH, read_csv, shown
 
 pytestmark = pytest.mark.django_db
 

@@ -7,23 +7,21 @@ import csv
 import json
 
 from django.contrib.auth.decorators import login_required
-from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import CharField, Q
-from django.db.models.functions import Cast
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 
 from catalog.models import CatalogModel, DataSource
 from deployments.choices import RollingStrategy
-from deployments.models import Deployment, EnvironmentVariable
-from mlportal import access, search, timeline
+from deployments.models import Deployment
+from mlportal import access
 from mlportal.filtersets import ObjectChangeFilterSet
 from mlportal.models import ObjectChange
+from mlportal.pages import search, timeline
 from mlportal.secrets import mask
-from registry.models import Alias, Artifact, ModelVersion, Tag
+from registry.models import ModelVersion
 
 CHANGES_PAGE_SIZE = 50
 HISTORY_SIZE = 25
@@ -59,26 +57,10 @@ def search_export(request):
     return _csv_response("search", search.CSV_COLUMNS, rows)
 
 
-def _text_ids(queryset):
-    return queryset.annotate(id_text=Cast("pk", CharField())).values("id_text")
-
-
 def _changes_of(model):
     """The recorded changes of a catalog model and of what hangs from it (versions,
     artifacts, aliases, tags, deployments and their variables), newest first."""
-    related = {
-        ModelVersion: ModelVersion.objects.filter(catalog_model=model),
-        Artifact: Artifact.objects.filter(version__catalog_model=model),
-        Alias: Alias.objects.filter(catalog_model=model),
-        Tag: Tag.objects.filter(version__catalog_model=model),
-        Deployment: Deployment.objects.filter(catalog_model=model),
-        EnvironmentVariable: EnvironmentVariable.objects.filter(deployment__catalog_model=model),
-    }
-    types = ContentType.objects.get_for_models(CatalogModel, *related)
-    condition = Q(content_type=types[CatalogModel], object_id=str(model.pk))
-    for kind, rows in related.items():
-        condition |= Q(content_type=types[kind], object_id__in=_text_ids(rows))
-    return ObjectChange.objects.select_related("content_type").filter(condition)
+    return ObjectChange.objects.select_related("content_type").history_of(model)
 
 
 def _timeline(deployments, lane, *, one_model):

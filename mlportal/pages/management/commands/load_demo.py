@@ -20,8 +20,8 @@ from catalog.services import save_catalog_model
 from deployments import services as deployment_services
 from deployments.models import Deployment
 from mlportal import access
-from mlportal.audit import change_context
 from mlportal.choices import Role
+from mlportal.context import change_context
 from mlportal.models import Grant
 from mlportal.services import save_grant
 from registry import services as registry

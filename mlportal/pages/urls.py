@@ -1,8 +1,8 @@
-"""The auditors' pages (mlportal.views), included from the root urls."""
+"""The auditors' pages (mlportal.pages.views), included from the root urls."""
 
 from django.urls import path
 
-from mlportal import views
+from mlportal.pages import views
 
 app_name = "pages"
 

@@ -2,7 +2,8 @@ import json
 
 from django import template
 
-from mlportal import access, search
+from mlportal import access
+from mlportal.pages import search
 
 register = template.Library()
 

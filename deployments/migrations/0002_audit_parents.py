@@ -1,0 +1,24 @@
+"""The recorded changes of deployments and their environment variables get their catalog
+model as related object (their history is then one indexed filter,
+ObjectChange.objects.history_of)."""
+
+from django.db import migrations
+
+from mlportal.audit import backfill_parents
+
+
+def backfill(apps, schema_editor):
+    backfill_parents(apps, "catalog.CatalogModel", {
+        "deployments.Deployment": "catalog_model_id",
+        "deployments.EnvironmentVariable": "deployment__catalog_model_id",
+    })
+
+
+class Migration(migrations.Migration):
+
+    dependencies = [
+        ("deployments", "0001_initial"),
+        ("mlportal", "0005_objectchange_related_object"),
+    ]
+
+    operations = [migrations.RunPython(backfill, migrations.RunPython.noop)]

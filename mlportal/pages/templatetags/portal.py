@@ -2,6 +2,7 @@ import json
 
 from django import template
 
+from deployments import models as deployment_models
 from mlportal import access
 from mlportal.pages import search
 
@@ -61,3 +62,15 @@ def short_json(value, limit=120):
 def endpoint_url(endpoint):
     """The endpoint page of `endpoint`."""
     return search.endpoint_url(endpoint)
+
+
+@register.simple_tag
+def match_reasons(row, q):
+    """What matched the search in `row` besides its own name: [(label, value)]."""
+    return search.reasons(row, q)
+
+
+@register.filter
+def deprecation_warnings(version):
+    """A deprecated version that still serves an endpoint or that an alias names."""
+    return deployment_models.deprecation_warnings(version)

@@ -46,6 +46,9 @@ function setUpCopyButtons(root) {
 }
 
 document.addEventListener("DOMContentLoaded", () => {
+  if (window.matchMedia("(max-width: 800px)").matches) {
+    document.querySelectorAll("details.facets").forEach((details) => { details.open = false; });
+  }
   labelTableCells(document);
   setUpCopyButtons(document);
 });

@@ -63,26 +63,53 @@ def _changes_of(model):
     return ObjectChange.objects.select_related("content_type").history_of(model)
 
 
-def _timeline(deployments, lane, *, one_model):
+def _timeline(request, deployments, lane):
     """The timeline of `deployments` that served their endpoint, one lane per `lane(d)`, a
-    colour per version (named by its number alone when all are of `one_model`)."""
-    return timeline.layout([
+    colour per version number (named by its number alone when all are of one model), over
+    the range the page asks for (`?range=`: recent, 30d, 1y, all)."""
+    one_model = len({deployment.catalog_model_id for deployment in deployments}) <= 1
+    range_key = request.GET.get("range", timeline.DEFAULT_RANGE)
+    if range_key not in timeline.RANGES:
+        range_key = timeline.DEFAULT_RANGE
+    now = timezone.now()
+    bars = [
         timeline.Bar(
             lane=lane(deployment), start=deployment.active_from, end=deployment.active_until,
-            label=f"v{deployment.model_version.model_version}",
+            label=(f"v{deployment.model_version.model_version}" if one_model else
+                   deployment.model_version.label),
             colour_key=(f"v{deployment.model_version.model_version}" if one_model else
-                        f"{deployment.catalog_model} v{deployment.model_version.model_version}"),
-            title=(f"{deployment.catalog_model} v{deployment.model_version.model_version}, "
-                   f"deployment {deployment.deployment_id} at {deployment.endpoint} "
+                        deployment.model_version.label),
+            number=deployment.model_version.model_version,
+            title=(f"{deployment.model_version.label}, deployment {deployment.deployment_id} "
+                   f"at {deployment.endpoint} "
                    f"({deployment.get_deployment_method_display()}, "
                    f"{deployment.get_rolling_strategy_display()}"
                    + (f" {deployment.traffic_percent}%" if deployment.traffic_percent else "")
-                   + f"): {deployment.active_from:%Y-%m-%d %H:%M} to "
+                   + f"), {deployment.get_status_display()}: "
+                   + f"{deployment.active_from:%Y-%m-%d %H:%M} to "
                    + (f"{deployment.active_until:%Y-%m-%d %H:%M}" if deployment.active_until
                       else "now")),
+            details={"deployment_id": deployment.deployment_id,
+                     "status": deployment.get_status_display(),
+                     "version": deployment.model_version.label,
+                     "anchor": f"deployment-{deployment.deployment_id}",
+                     "model_url": deployment.catalog_model.get_absolute_url()},
         )
         for deployment in deployments if deployment.active_from is not None
-    ])
+    ]
+    since, until = timeline.window(bars, range_key, now)
+    drawn = timeline.layout(bars, now=now, since=since, until=until)
+    return {"drawn": drawn, "range": range_key,
+            "ranges": [(key, label) for key, (label, _) in timeline.RANGES.items()]}
+
+
+def _serving_now(deployments):
+    """What serves each endpoint now, and since when: [(endpoint, [deployment])]."""
+    serving = {}
+    for deployment in deployments:
+        if deployment.active_from is not None and deployment.active_until is None:
+            serving.setdefault(deployment.endpoint, []).append(deployment)
+    return sorted(serving.items())
 
 
 def _endpoint_lane(deployment):
@@ -109,7 +136,7 @@ def model_page(request, key):
     )
     deployments = list(access.restrict(
         Deployment.objects.filter(catalog_model=model).select_related(
-            "catalog_model__namespace", "model_version", "replaced_by"),
+            "catalog_model__namespace", "model_version__catalog_model", "replaced_by"),
         request.user,
     ).order_by("create_at", "pk"))
     context = {
@@ -119,7 +146,8 @@ def model_page(request, key):
         "versions": Paginator(versions.order_by("-model_version"), VERSIONS_PAGE_SIZE)
         .get_page(request.GET.get("versions_page")),
         "deployments": deployments,
-        "timeline": _timeline(deployments, _endpoint_lane, one_model=True),
+        "timeline": _timeline(request, deployments, _endpoint_lane),
+        "serving_now": _serving_now(deployments),
         "can_view_audit": access.can_view_audit(request.user),
     }
     if context["can_view_audit"]:
@@ -153,7 +181,7 @@ def endpoint_page(request):
             "error": "Name the endpoint: /endpoints/?url=https://..."}, status=400)
     deployments = list(access.restrict(
         Deployment.objects.filter(endpoint=url)
-        .select_related("catalog_model__namespace", "model_version", "replaced_by")
+        .select_related("catalog_model__namespace", "model_version__catalog_model", "replaced_by")
         .prefetch_related("status_history"),
         request.user,
     ).order_by("create_at", "pk"))
@@ -162,7 +190,8 @@ def endpoint_page(request):
     return render(request, "portal/endpoint.html", {
         "endpoint": url,
         "deployments": deployments,
-        "timeline": _timeline(deployments, _strategy_lane, one_model=False),
+        "timeline": _timeline(request, deployments, _strategy_lane),
+        "serving_now": _serving_now(deployments),
     })
 
 

@@ -76,8 +76,10 @@ def sign_in_pages(page, username, path="/search/"):
     page.click("button:has-text('Sign in')")
 
 
-def assert_seen(locator):
-    """The element is visible and, scrolled to, lies inside the window: a person sees it."""
+def assert_seen(locator, *, partly=False):
+    """The element is visible and, scrolled to, lies inside the window: a person sees it.
+    `partly`: it may be wider than the window (a drawing in a box of its own that scrolls),
+    but it starts inside it."""
     locator.scroll_into_view_if_needed()
     assert locator.is_visible(), f"{locator} is not visible"
     box = locator.bounding_box()
@@ -85,7 +87,8 @@ def assert_seen(locator):
     viewport = page.viewport_size
     scroll_x = page.evaluate("window.scrollX")
     assert box is not None, f"{locator} has no box"
-    assert box["x"] >= 0 and box["x"] + box["width"] <= viewport["width"] + 1, (
+    right = box["x"] + (min(box["width"], 40) if partly else box["width"])
+    assert box["x"] >= 0 and right <= viewport["width"] + 1, (
         f"{locator} lies outside the window horizontally: {box} (scrollX {scroll_x}, "
         f"width {viewport['width']})")
     assert box["y"] + box["height"] > 0 and box["y"] < viewport["height"], (

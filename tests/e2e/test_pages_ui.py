@@ -84,3 +84,49 @@ def test_no_page_scrolls_sideways_and_no_word_is_split_letter_by_letter(signed_i
         document.querySelectorAll('main td')).filter(td => td.offsetParent)
         .map(td => td.getBoundingClientRect().width), 9999)""")
     assert narrowest >= 40, f"a table cell is {narrowest}px wide"
+
+
+def test_the_timeline_says_what_serves_now_and_a_rolled_back_run_ends_when_it_stopped(
+        signed_in, width):
+    page = signed_in(f"/endpoints/?url={STAGING}")
+    now = page.locator("#serving-now")
+    assert_seen(now)
+    assert "doc_classification v2 (deployment 4) since 2023-02-03 00:00" in " ".join(
+        now.inner_text().split())
+    assert_no_sideways_scroll(page)
+
+    # The table equivalent: the rolled-back v3 served from 2023-02-01 until 2023-02-03.
+    page.locator("details.timeline-table > summary").click()
+    row = page.locator("details.timeline-table tr", has_text="v3")
+    assert_seen(row)
+    assert "2023-02-01 00:00" in row.inner_text() and "2023-02-03 00:00" in row.inner_text()
+    assert "rolled back" in row.inner_text()
+
+    # Keyboard: a bar takes the focus and says what it is in words.
+    bar = page.locator("svg.timeline g.bar", has_text="v3")
+    bar.focus()
+    page.keyboard.press("Enter")
+    detail = page.locator("#timeline-detail")
+    assert_seen(detail)
+    assert "doc_classification v3, deployment 3" in detail.inner_text()
+    assert "2023-02-01 00:00 to 2023-02-03 00:00" in detail.inner_text()
+
+
+def test_a_version_has_one_colour_on_the_model_and_endpoint_pages(signed_in):
+    page = signed_in(DOC_MODEL)
+    on_model = page.locator("svg.timeline g.bar", has_text="v2").first.locator(
+        "rect").get_attribute("fill")
+    page.goto(f"/endpoints/?url={STAGING}")
+    on_endpoint = page.locator("svg.timeline g.bar", has_text="v2").first.locator(
+        "rect").get_attribute("fill")
+    assert on_model == on_endpoint
+
+
+def test_the_timeline_zooms_by_range_and_never_draws_the_future(signed_in):
+    page = signed_in(f"{DOC_MODEL}?range=all")
+    last_tick = page.locator("svg.timeline text.tick").last.text_content()
+    assert last_tick == "now"
+    page.locator(".ranges a", has_text="recent").click()
+    page.wait_for_url("**range=recent*")
+    assert_seen(page.locator("svg.timeline g.bar", has_text="v3").first, partly=True)
+    assert_no_sideways_scroll(page)

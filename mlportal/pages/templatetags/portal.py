@@ -4,7 +4,7 @@ from django import template
 
 from deployments import models as deployment_models
 from mlportal import access
-from mlportal.pages import search
+from mlportal.pages import search, timeline
 
 register = template.Library()
 
@@ -74,3 +74,9 @@ def match_reasons(row, q):
 def deprecation_warnings(version):
     """A deprecated version that still serves an endpoint or that an alias names."""
     return deployment_models.deprecation_warnings(version)
+
+
+@register.filter
+def version_colour(number):
+    """A version's colour on every timeline: it follows its number."""
+    return timeline.colour_of(int(number))

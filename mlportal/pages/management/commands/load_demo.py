@@ -191,7 +191,9 @@ def load_deployments():
     # Staging went back to version 2: deployment 3 rolled back, once.
     staging = Deployment.objects.filter(endpoint=STAGING, deployment_id=3).first()
     if staging is not None and staging.is_active:
-        deployment_services.rollback(deployment=staging)
+        # Two days after it went out: the timeline shows v3's short run, then v2 again.
+        deployment_services.rollback(deployment=staging,
+                                     at=parse_datetime("2023-02-03T00:00:00Z"))
         created += 1
     return created
 

@@ -45,7 +45,32 @@ function setUpCopyButtons(root) {
   });
 }
 
+// Timeline bars: keyboard (Tab, Enter or Space) and touch (tap) show a bar's details in
+// words below the drawing, as hovering shows its tooltip.
+function setUpTimeline(root) {
+  root.querySelectorAll("svg.timeline").forEach((svg) => {
+    const detail = svg.closest("section, article, main").querySelector(".timeline-detail");
+    if (!detail) return;
+    const select = (bar) => {
+      svg.querySelectorAll(".bar.selected").forEach((other) => other.classList.remove("selected"));
+      bar.classList.add("selected");
+      detail.textContent = bar.dataset.detail;
+    };
+    svg.querySelectorAll(".bar").forEach((bar) => {
+      bar.addEventListener("click", () => select(bar));
+      bar.addEventListener("focus", () => select(bar));
+      bar.addEventListener("keydown", (event) => {
+        if (event.key === "Enter" || event.key === " ") {
+          event.preventDefault();
+          select(bar);
+        }
+      });
+    });
+  });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
+  setUpTimeline(document);
   if (window.matchMedia("(max-width: 800px)").matches) {
     document.querySelectorAll("details.facets").forEach((details) => { details.open = false; });
   }

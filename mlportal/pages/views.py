@@ -6,6 +6,7 @@ Server-rendered, read-only, login required; every queryset passes through the ac
 import csv
 import json
 
+from django import forms
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -17,14 +18,15 @@ from catalog.models import CatalogModel, DataSource
 from deployments.choices import RollingStrategy
 from deployments.models import Deployment
 from mlportal import access
+from mlportal.choices import ChangeAction
 from mlportal.filtersets import ObjectChangeFilterSet
 from mlportal.models import ObjectChange
-from mlportal.pages import search, timeline
+from mlportal.pages import changes, search, timeline
 from mlportal.secrets import mask
 from registry.models import ModelVersion
 
 CHANGES_PAGE_SIZE = 50
-HISTORY_SIZE = 25
+HISTORY_SIZE = 10
 VERSIONS_PAGE_SIZE = 20
 
 
@@ -151,7 +153,10 @@ def model_page(request, key):
         "can_view_audit": access.can_view_audit(request.user),
     }
     if context["can_view_audit"]:
-        context["history"] = _changes_of(model)[:HISTORY_SIZE]
+        history = Paginator(_changes_of(model), HISTORY_SIZE).get_page(
+            request.GET.get("history_page"))
+        history.object_list = changes.describe(history.object_list)
+        context["history"] = history
     return render(request, "portal/model.html", context)
 
 
@@ -198,16 +203,30 @@ def endpoint_page(request):
 def _filtered_changes(request):
     filterset = ObjectChangeFilterSet(
         request.GET, queryset=ObjectChange.objects.select_related("content_type"))
+    # The API's filters, with the widgets a person uses: object types by their names, dates
+    # from a date picker (the filters take a date, or a date and time).
+    form = filterset.form
+    form.fields["object_type"].widget = forms.Select(
+        choices=[("", "any"), *changes.object_type_choices()])
+    form.fields["object_type"].label = "Object type"
+    form.fields["action"].widget.choices = [("", "any"), *ChangeAction.choices]
+    for name in ("since", "until"):
+        form.fields[name].widget = forms.DateInput(attrs={"type": "date"})
+    form.fields["since"].label, form.fields["until"].label = "From (UTC)", "To (UTC)"
+    form.fields["namespace"].label = "Namespace and below"
+    form.fields["request_id"].widget = forms.HiddenInput()
     return filterset, (filterset.qs if filterset.is_valid() else ObjectChange.objects.none())
 
 
 @login_required
 def change_log(request):
     _auditors_only(request.user)
-    filterset, changes = _filtered_changes(request)
+    filterset, found = _filtered_changes(request)
+    page = Paginator(found, CHANGES_PAGE_SIZE).get_page(request.GET.get("page"))
+    page.object_list = changes.describe(page.object_list)
     return render(request, "portal/changes.html", {
         "filterset": filterset,
-        "page": Paginator(changes, CHANGES_PAGE_SIZE).get_page(request.GET.get("page")),
+        "page": page,
     }, status=200 if filterset.is_valid() else 400)
 
 
@@ -218,7 +237,7 @@ CHANGE_COLUMNS = ["time", "user", "principal", "source", "request_id", "action",
 @login_required
 def change_log_export(request):
     _auditors_only(request.user)
-    filterset, changes = _filtered_changes(request)
+    filterset, found = _filtered_changes(request)
     if not filterset.is_valid():
         return render(request, "portal/changes.html", {"filterset": filterset}, status=400)
     rows = (
@@ -227,7 +246,7 @@ def change_log_export(request):
          change.namespace,
          # Masked when recorded; masked again in case a model's audit_data missed a key.
          json.dumps(mask(change.prechange_data)), json.dumps(mask(change.postchange_data))]
-        for change in changes.iterator(chunk_size=2000)
+        for change in found.iterator(chunk_size=2000)
     )
     return _csv_response("changes", CHANGE_COLUMNS, rows)
 

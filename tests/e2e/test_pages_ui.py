@@ -130,3 +130,38 @@ def test_the_timeline_zooms_by_range_and_never_draws_the_future(signed_in):
     page.wait_for_url("**range=recent*")
     assert_seen(page.locator("svg.timeline g.bar", has_text="v3").first, partly=True)
     assert_no_sideways_scroll(page)
+
+
+def test_the_change_log_reads_in_words_and_filters_by_type_name(signed_in, width):
+    page = signed_in("/changes/")
+    if width < 800:
+        page.locator("details.change-filters > summary").click()
+    page.select_option("select[name=object_type]", label="deployment")
+    assert page.locator("input[name=since]").get_attribute("type") == "date"
+    page.locator("button", has_text="Filter").click()
+    page.wait_for_url("**object_type=deployments.deployment*")
+
+    badge = page.locator("span.action").first
+    assert_seen(badge)
+    # One line: a badge never breaks inside its word.
+    assert badge.evaluate("e => e.getClientRects().length") == 1
+    assert badge.bounding_box()["height"] < 30
+    table = page.locator("table.changes")
+    assert "replaced by: deployment" in " ".join(table.inner_text().split())
+    assert "rolled_back" not in table.inner_text()
+    link = table.locator("a", has_text="deployment 3").first
+    assert_seen(link)
+    assert_no_sideways_scroll(page)
+    link.click()
+    page.wait_for_url("**/endpoints/?url=*")
+
+
+def test_a_models_history_is_paged(signed_in):
+    page = signed_in(DOC_MODEL)
+    history = page.locator("#history")
+    assert history.locator("table.changes tbody tr").count() == 10
+    older = history.locator("a", has_text="older")
+    assert_seen(older)
+    older.click()
+    page.wait_for_url("**history_page=2*")
+    assert_seen(page.locator("#history nav.pages span", has_text="page 2"))

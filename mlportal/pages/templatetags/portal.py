@@ -1,6 +1,9 @@
 import json
+import re
 
 from django import template
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
 
 from deployments import models as deployment_models
 from mlportal import access
@@ -80,3 +83,9 @@ def deprecation_warnings(version):
 def version_colour(number):
     """A version's colour on every timeline: it follows its number."""
     return timeline.colour_of(int(number))
+
+
+@register.filter
+def breakable(text):
+    """`text` (an ARN, a URL) allowed to wrap after its separators, not inside its words."""
+    return mark_safe(re.sub(r"([/:@._-])", r"\1<wbr>", escape(str(text))))

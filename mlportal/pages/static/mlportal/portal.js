@@ -17,30 +17,52 @@ function labelTableCells(root) {
   });
 }
 
-// Copy buttons: <button class="copy" data-copy="text">.
+// Copy buttons: <button type="button" class="copy" data-copy="text">. The clipboard API
+// where the browser allows it (HTTPS, localhost), else a hidden text area and execCommand;
+// the button says "Copied" (or "Copy failed") for a moment, and a live region tells screen
+// readers.
+async function copyText(text) {
+  try {
+    await navigator.clipboard.writeText(text);
+    return true;
+  } catch (error) {
+    const area = document.createElement("textarea");
+    area.value = text;
+    area.setAttribute("readonly", "");
+    area.className = "visually-hidden";
+    document.body.appendChild(area);
+    area.select();
+    let copied = false;
+    try { copied = document.execCommand("copy"); } catch (ignored) { copied = false; }
+    area.remove();
+    return copied;
+  }
+}
+
 function setUpCopyButtons(root) {
-  root.querySelectorAll("button.copy[data-copy]").forEach((button) => {
+  const buttons = root.querySelectorAll("button.copy[data-copy]");
+  if (!buttons.length) return;
+  let status = document.getElementById("copy-status");
+  if (!status) {
+    status = document.createElement("span");
+    status.id = "copy-status";
+    status.className = "visually-hidden";
+    status.setAttribute("role", "status");
+    document.body.appendChild(status);
+  }
+  buttons.forEach((button) => {
+    button.dataset.label = button.textContent;
     button.addEventListener("click", async () => {
-      const text = button.dataset.copy;
-      let copied = false;
-      try {
-        await navigator.clipboard.writeText(text);
-        copied = true;
-      } catch (error) {
-        const area = document.createElement("textarea");
-        area.value = text;
-        area.setAttribute("readonly", "");
-        area.style.position = "absolute";
-        area.style.left = "-9999px";
-        document.body.appendChild(area);
-        area.select();
-        copied = document.execCommand("copy");
-        area.remove();
-      }
-      const label = button.textContent;
+      const copied = await copyText(button.dataset.copy);
+      clearTimeout(button.copyTimer);
+      button.classList.toggle("copied", copied);
+      button.classList.toggle("failed", !copied);
       button.textContent = copied ? "Copied" : "Copy failed";
-      button.setAttribute("aria-live", "polite");
-      setTimeout(() => { button.textContent = label; }, 1500);
+      status.textContent = copied ? `Copied ${button.dataset.copy}` : "Copy failed: select the text and copy it";
+      button.copyTimer = setTimeout(() => {
+        button.textContent = button.dataset.label;
+        button.classList.remove("copied", "failed");
+      }, 2000);
     });
   });
 }

@@ -10,6 +10,9 @@ urlpatterns = [
     path("search/", views.search_page, name="search"),
     path("search/export.csv", views.search_export, name="search-export"),
     # A model's natural key: /models/abc_corp/claim/doc_classification/
+    # Two versions side by side, and a model's lineage: ?model=/abc_corp/claim/doc_classification
+    path("compare/", views.compare_page, name="compare"),
+    path("lineage/", views.lineage_page, name="lineage"),
     path("models/<path:key>/", views.model_page, name="model"),
     path("data-sources/<path:name>/", views.data_source_page, name="data-source"),
     # An endpoint is a URL itself: it goes in the query string.

@@ -125,15 +125,10 @@ def _strategy_lane(deployment):
 
 @login_required
 def model_page(request, key):
-    namespace_path, _, model_name = f"/{key}".rpartition("/")
-    models = access.restrict(
-        CatalogModel.objects.select_related("namespace").prefetch_related("data_sources"),
-        request.user,
-    )
-    model = get_object_or_404(models, namespace__path=namespace_path, model_name=model_name)
+    model = _model_by_key(request, key)
     versions = access.restrict(
         ModelVersion.objects.filter(catalog_model=model).prefetch_related(
-            "artifacts", "tags", "aliases"),
+            "artifacts", "tags", "aliases", "deployments"),
         request.user,
     )
     deployments = list(access.restrict(
@@ -158,6 +153,116 @@ def model_page(request, key):
         history.object_list = changes.describe(history.object_list)
         context["history"] = history
     return render(request, "portal/model.html", context)
+
+
+def _model_by_key(request, key):
+    """The catalog model at `key` (`abc_corp/claim/doc_classification`, or with a leading
+    slash), among those the user may see; 404 otherwise."""
+    namespace_path, _, model_name = f"/{key.strip('/')}".rpartition("/")
+    models = access.restrict(
+        CatalogModel.objects.select_related("namespace").prefetch_related("data_sources"),
+        request.user,
+    )
+    return get_object_or_404(models, namespace__path=namespace_path, model_name=model_name)
+
+
+def _metric(value):
+    """A tag value that reads as a number (a metric such as accuracy=0.93), else None."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+@login_required
+def compare_page(request):
+    """Two versions of a model side by side: registration, status, aliases, artifacts,
+    tags (numeric ones as metrics, with the difference), schemas, where each runs."""
+    model = _model_by_key(request, request.GET.get("model", ""))
+    versions = access.restrict(
+        ModelVersion.objects.filter(catalog_model=model).select_related("registered_by")
+        .prefetch_related("artifacts", "tags", "aliases", "deployments"),
+        request.user,
+    ).order_by("-model_version")
+    numbers = list(versions.values_list("model_version", flat=True))
+    errors = {}
+    chosen = []
+    for name, default in (("a", numbers[1] if len(numbers) > 1 else None),
+                          ("b", numbers[0] if numbers else None)):
+        value = request.GET.get(name) or default
+        try:
+            number = int(str(value).lstrip("vV"))
+        except (TypeError, ValueError):
+            errors[name] = f"{name}: a version number of {model.model_name}, such as 2."
+            continue
+        if number not in numbers:
+            errors[name] = f"{name}: {model.model_name} has no version {number}."
+            continue
+        chosen.append(number)
+    context = {"model": model, "numbers": numbers, "errors": errors}
+    if errors or len(chosen) != 2:
+        return render(request, "portal/compare.html", context, status=400 if errors else 200)
+    by_number = {version.model_version: version for version in versions
+                 if version.model_version in chosen}
+    left, right = by_number[chosen[0]], by_number[chosen[1]]
+    tags = [dict((tag.key, tag.value) for tag in version.tags.all()) for version in (left, right)]
+    artifacts = [{a.name: a for a in version.artifacts.all()} for version in (left, right)]
+    tag_rows = []
+    for key in sorted(set(tags[0]) | set(tags[1])):
+        values = (tags[0].get(key), tags[1].get(key))
+        numbers_ = tuple(_metric(value) for value in values)
+        delta = (numbers_[1] - numbers_[0]
+                 if None not in numbers_ else None)
+        tag_rows.append({"key": key, "values": values, "same": values[0] == values[1],
+                         "metric": None not in numbers_, "delta": delta})
+    artifact_rows = [
+        {"name": name, "artifacts": (artifacts[0].get(name), artifacts[1].get(name)),
+         "same": (getattr(artifacts[0].get(name), "uri", None)
+                  == getattr(artifacts[1].get(name), "uri", None))}
+        for name in sorted(set(artifacts[0]) | set(artifacts[1]))]
+    deployments = access.restrict(
+        Deployment.objects.filter(model_version__in=[left, right])
+        .select_related("model_version__catalog_model"), request.user).order_by("-create_at")
+    runs = [[d for d in deployments if d.model_version_id == version.pk]
+            for version in (left, right)]
+    context |= {
+        "left": left, "right": right, "tag_rows": tag_rows, "artifact_rows": artifact_rows,
+        "metric_rows": [row for row in tag_rows if row["metric"]],
+        "runs": runs, "input_schema": json.dumps(model.inference_input_schema, indent=2),
+        "output_schema": json.dumps(model.inference_output_schema, indent=2),
+    }
+    return render(request, "portal/compare.html", context)
+
+
+@login_required
+def lineage_page(request):
+    """Where a model's data comes from and where it goes: data sources -> the model -> its
+    versions -> the endpoints they serve (now, and before)."""
+    model = _model_by_key(request, request.GET.get("model", ""))
+    versions = list(access.restrict(
+        ModelVersion.objects.filter(catalog_model=model).prefetch_related("aliases"),
+        request.user).order_by("-model_version"))
+    deployments = list(access.restrict(
+        Deployment.objects.filter(catalog_model=model).select_related("model_version"),
+        request.user).order_by("endpoint", "-create_at"))
+    endpoints = {}
+    for deployment in deployments:
+        entry = endpoints.setdefault(deployment.endpoint, {
+            "endpoint": deployment.endpoint, "now": [], "before": set()})
+        if deployment.is_active:
+            entry["now"].append(deployment.model_version.model_version)
+        else:
+            entry["before"].add(deployment.model_version.model_version)
+    by_version = {version.model_version: sorted(
+        {d.endpoint for d in deployments
+         if d.model_version_id == version.pk and d.is_active}) for version in versions}
+    return render(request, "portal/lineage.html", {
+        "model": model,
+        "sources": list(model.data_sources.all()),
+        "versions": [(version, by_version[version.model_version]) for version in versions],
+        "endpoints": [{**entry, "before": sorted(entry["before"])}
+                      for entry in endpoints.values()],
+    })
 
 
 @login_required

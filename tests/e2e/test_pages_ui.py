@@ -1,5 +1,7 @@
 """The auditors' pages as a person sees them, at desktop and phone widths, on the demo data."""
 
+import re
+
 import pytest
 from django.core.management import call_command
 
@@ -165,3 +167,45 @@ def test_a_models_history_is_paged(signed_in):
     older.click()
     page.wait_for_url("**history_page=2*")
     assert_seen(page.locator("#history nav.pages span", has_text="page 2"))
+
+
+def test_two_versions_side_by_side_with_copy_buttons(signed_in, live_server):
+    page = signed_in(DOC_MODEL)
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"],
+                                   origin=live_server.url)
+    compare = page.locator("#compare-link")
+    assert_seen(compare)
+    compare.click()
+    page.wait_for_url(re.compile(r"/compare/\?model="))
+    table = page.locator("#compare-table")
+    assert_seen(page.locator("h1"))
+    assert "accuracy" in table.inner_text() and "+0.024" in table.inner_text()
+    assert_no_sideways_scroll(page)
+
+    copy = table.locator("button.copy").first
+    assert_seen(copy)
+    copy.click()
+    assert page.evaluate("navigator.clipboard.readText()").startswith("s3://abc_corp/claim/")
+    assert copy.inner_text() == "Copied"
+
+
+def test_the_lineage_goes_from_data_sources_to_endpoints(signed_in):
+    page = signed_in(DOC_MODEL)
+    page.locator("#lineage-link").click()
+    page.wait_for_url(re.compile(r"/lineage/\?model="))
+    for stage in ("sources", "model", "versions", "endpoints"):
+        assert_seen(page.locator(f"#lineage-{stage}"))
+    assert "claim history datawarehouse" in page.locator("#lineage-sources").inner_text()
+    assert "doc_classification_prod" in page.locator("#lineage-endpoints").inner_text()
+    assert_no_sideways_scroll(page)
+
+
+def test_an_owner_goes_from_a_page_to_edit_it_in_the_admin(screen, demo, make_user, grant):
+    owner = make_user("owner")
+    grant(owner, "/abc_corp", "owner")
+    sign_in_pages(screen, "owner", DOC_MODEL)
+    screen.wait_for_load_state()
+    edit = screen.locator("a.edit", has_text="Edit in the admin")
+    assert_seen(edit)
+    edit.click()
+    screen.wait_for_url("**/admin/catalog/catalogmodel/*/change/")

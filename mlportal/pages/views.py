@@ -185,6 +185,9 @@ def compare_page(request):
         request.user,
     ).order_by("-model_version")
     numbers = list(versions.values_list("model_version", flat=True))
+    if len(numbers) < 2:
+        return render(request, "portal/compare.html", {"model": model, "numbers": numbers,
+                                                       "errors": {}, "too_few": True})
     errors = {}
     chosen = []
     for name, default in (("a", numbers[1] if len(numbers) > 1 else None),

@@ -178,16 +178,24 @@ def endpoints():
     return sorted(set(deployment.objects.values_list("endpoint", flat=True)))
 
 
-# Pages that need a query string (a 400 without one), and how to fill it.
+def model_keys():
+    model = apps.get_model("catalog.CatalogModel")
+    return [f"{m.namespace.path}/{m.model_name}"
+            for m in model.objects.select_related("namespace")]
+
+
+# Pages that need a query string (a 400 or 404 without one), and how to fill it.
 QUERY_PAGES = {
     "/endpoints/": lambda: [f"/endpoints/?{urlencode({'url': url})}" for url in endpoints()],
+    "/compare/": lambda: [f"/compare/?{urlencode({'model': key})}" for key in model_keys()],
+    "/lineage/": lambda: [f"/lineage/?{urlencode({'model': key})}" for key in model_keys()],
 }
 
 
 def page_urls():
     """Every page: those without arguments, the pages of every row that has one, and the
     pages that take their subject in the query string."""
-    urls = [route for route in pages() if "{" not in route]
+    urls = [route for route in pages() if "{" not in route and route not in QUERY_PAGES]
     for fill_query in QUERY_PAGES.values():
         urls += fill_query()
     for model in apps.get_models():

@@ -105,3 +105,13 @@ def test_a_deprecated_version_still_in_use_is_flagged_on_the_model_page(reader_c
 
     assert "still in use" in html
     assert f"doc_classification v2 is deprecated but still serves {PROD}." in html
+
+
+def test_a_model_with_one_version_has_nothing_to_compare(reader_client, example):
+    save_catalog_model(**example("catalog_model"))
+    registry.register_version(namespace="/abc_corp/claim", model_name="doc_classification")
+
+    page = reader_client.get(COMPARE, {"model": MODEL})
+
+    assert page.status_code == 200
+    assert "nothing to compare yet" in page.content.decode()

@@ -6,7 +6,8 @@ from django.db import transaction
 
 from catalog.models import CatalogModel, CatalogSource, DataSource, Namespace
 from catalog.validators import validate_namespace_path
-from mlportal.secrets import merge_masked
+from mlportal import access
+from mlportal.secrets import mask, merge_masked
 
 DATA_SOURCE_FIELDS = ("type", "description", "owner", "connection")
 
@@ -36,15 +37,31 @@ def create_namespace(*, path, description=""):
     return ensure_namespace(path, description=description)
 
 
+def _may_change(source):
+    """May the acting user (the request's, or the change context's) change `source`? The
+    system itself (no user: a command, the sync from Git) may."""
+    user = access.acting_user()
+    return user is None or access.can(user, "change", source)
+
+
 def _contradictions(stored, document):
+    """The fields of a model's data source `document` that differ from the `stored` one.
+
+    Secret values are compared only for whoever may change the data source: for anyone
+    else only what they can read is compared (the masked connection), so that the answer
+    never depends on a stored secret (no oracle for guessing it), and their secret values
+    are ignored, as the link never writes to the data source anyway.
+    """
     differing = []
     for field in DATA_SOURCE_FIELDS:
         if field not in document:
             continue
-        value = document[field]
+        value, current = document[field], getattr(stored, field)
         if field == "connection":
-            value = merge_masked(value, stored.connection)
-        if value != getattr(stored, field):
+            value = merge_masked(value, current)
+            if value != current and not _may_change(stored):
+                value, current = mask(value), mask(current)
+        if value != current:
             differing.append(field)
     return differing
 

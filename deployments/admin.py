@@ -19,6 +19,7 @@ from deployments.choices import (
 )
 from deployments.models import (
     Deployment,
+    Endpoint,
     EnvironmentVariable,
     StatusChange,
     deprecation_warnings,
@@ -26,7 +27,7 @@ from deployments.models import (
 )
 from mlportal import access
 from mlportal.admin import PortalInline, PortalModelAdmin, ReadOnlyInline
-from mlportal.secrets import MASK
+from mlportal.secrets import MASK, merge_masked_text
 from registry.admin import ModelVersionAdmin
 from registry.models import ModelVersion
 
@@ -54,6 +55,8 @@ class EnvironmentVariableForm(forms.ModelForm):
                                            "placeholder": f"{MASK} stored secret: leave "
                                                           "empty to keep it"})
             self.initial["value"] = ""
+        elif self.instance.pk is not None:
+            self.initial["value"] = self.instance.shown_value  # a URL's password masked
         # A value typed for a variable marked secret is masked as it is typed (the secret
         # checkbox switches the input to a password input: secret-inputs.js).
         self.fields["value"].widget.attrs["data-secret-value"] = "true"
@@ -68,6 +71,9 @@ class EnvironmentVariableForm(forms.ModelForm):
                 self.add_error("secret", "A stored secret stays secret; enter a new value to "
                                          "keep this variable in clear.")
             cleaned["value"] = self.instance.value
+        elif self.instance.pk is not None and cleaned.get("value"):
+            # A URL sent back with its password masked keeps the stored password.
+            cleaned["value"] = merge_masked_text(cleaned["value"], self.instance.value)
         return cleaned
 
 
@@ -120,6 +126,8 @@ class DeploymentForm(forms.ModelForm):
         if self.instance.pk is not None:
             del self.fields["record_as"]  # a recorded deployment's status changes by actions
 
+    user = None  # set by DeploymentAdmin.get_form on the form class made for the request
+
     def clean(self):
         cleaned = super().clean()
         if self.instance.pk is None and not self.errors:
@@ -127,8 +135,11 @@ class DeploymentForm(forms.ModelForm):
             candidate.catalog_model_id = candidate.model_version.catalog_model_id
             try:
                 services.validate_new_deployment(candidate, status=cleaned["record_as"])
+                services.check_endpoint(endpoint=candidate.endpoint, user=self.user)
             except ValidationError as exc:
                 self.add_error(None, exc)
+            except PermissionDenied as exc:
+                self.add_error("endpoint", str(exc))
         return cleaned
 
 
@@ -156,6 +167,11 @@ class DeploymentAdmin(PortalModelAdmin):
 
     def get_inlines(self, request, obj):
         return self.inlines if obj else [EnvironmentVariableInline]
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)  # a new class on every call
+        form.user = request.user
+        return form
 
     def get_fields(self, request, obj=None):
         if obj is None:
@@ -364,3 +380,23 @@ class DeployedVersionAdmin(ModelVersionAdmin):
             mark_safe("<br>"), '<a href="{}">{}</a>',
             ((reverse("pages:endpoint") + "?" + urlencode({"url": endpoint}), endpoint)
              for endpoint in endpoints)), warning)
+
+
+@admin.register(Endpoint)
+class EndpointAdmin(PortalModelAdmin):
+    """Whose each endpoint is: claimed by the first deployment recorded there; handing one
+    to another team is changing its namespace."""
+
+    list_display = ["url", "namespace", "create_at"]
+    list_select_related = ["namespace"]
+    list_filter = [("namespace", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["url", "namespace__path"]
+    autocomplete_fields = ["namespace"]
+    fields = ["url", "namespace", "create_at"]
+    readonly_fields = ["create_at"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [*self.readonly_fields, "url"] if obj else self.readonly_fields
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -6,12 +6,12 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 
-from catalog.models import CatalogModel
+from catalog.models import CatalogModel, Namespace
 from catalog.validators import validate_http_url
 from deployments.choices import DeploymentMethod, DeploymentStatus, RollingStrategy
 from deployments.validators import TRAFFIC_PERCENT_VALIDATORS, validate_variable_name
 from mlportal.fields import EncryptedTextField
-from mlportal.secrets import MASK, is_secret_key
+from mlportal.secrets import MASK, is_secret_key, mask_text
 from registry.models import ModelVersion
 
 # What runs now: it started and has not stopped.
@@ -27,6 +27,29 @@ class DeploymentQuerySet(models.QuerySet):
         return self.filter(active_from__lte=moment).filter(
             Q(active_until__isnull=True) | Q(active_until__gt=moment)
         )
+
+
+class Endpoint(models.Model):
+    """An endpoint belongs to the namespace that first recorded a deployment at it: acting
+    there (recording, promoting, rolling back, retiring) needs the editor role on that
+    namespace too, besides the deployment's own (deployments.services)."""
+
+    audited = True
+    namespace_lookup = "namespace__path"
+
+    url = models.CharField(max_length=2000, unique=True, validators=[validate_http_url])
+    namespace = models.ForeignKey(Namespace, on_delete=models.PROTECT, related_name="endpoints",
+                                  help_text="The team whose endpoint it is.")
+    create_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["url"]
+
+    def __str__(self):
+        return self.url
+
+    def audit_data(self):
+        return {"url": self.url, "namespace": self.namespace.path}
 
 
 class Deployment(models.Model):
@@ -185,7 +208,14 @@ class EnvironmentVariable(models.Model):
 
     @property
     def shown_value(self):
-        return MASK if self.secret else self.value
+        # A value in clear may still hold a URL with a password (DATABASE_URL): masked too.
+        return MASK if self.secret else mask_text(self.value)
+
+    def get_value_display(self):
+        # Encrypted at rest always, but masked only when secret.
+        return self.shown_value
+
+    get_value_display.short_description = "value"
 
     def audit_data(self):
         return {

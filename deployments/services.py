@@ -10,11 +10,16 @@ The API, the admin actions and the demo loader call these; none repeats their ru
   be rewritten.
 - Every status change (and every change of a canary's traffic share) is kept, with who and
   when, in the deployment's status history.
+- An endpoint belongs to the namespace that first recorded a deployment at it (an
+  `Endpoint` row, unique per URL, so that of two namespaces racing to claim a new endpoint
+  one wins). Every write at an endpoint (recording, status changes, promotion, rollback,
+  changes of a recorded deployment) needs the editor role on the endpoint's namespace as
+  well as on the deployment's own.
 """
 
 from datetime import timedelta
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Max, Q
 from django.utils import timezone
@@ -26,9 +31,10 @@ from deployments.choices import (
     DeploymentStatus,
     RollingStrategy,
 )
-from deployments.models import Deployment, EnvironmentVariable, StatusChange
+from deployments.models import Deployment, Endpoint, EnvironmentVariable, StatusChange
+from mlportal import access
 from mlportal.context import current_context
-from mlportal.secrets import MASK
+from mlportal.secrets import MASK, merge_masked_text
 
 # A client's clock may run a little ahead of ours; further ahead, its create_at is a mistake.
 CLOCK_SKEW = timedelta(minutes=5)
@@ -46,6 +52,36 @@ def _actor(user, principal):
     if user is not None and not user.is_authenticated:
         user = None
     return user, principal or ""
+
+
+def endpoint_namespace(endpoint):
+    """The path of the namespace `endpoint` belongs to; None for an endpoint never used."""
+    return Endpoint.objects.filter(url=endpoint).values_list("namespace__path", flat=True).first()
+
+
+def _require_endpoint(endpoint, owner, user):
+    user = user if user is not None else access.acting_user()
+    if user is None or owner is None:  # the system itself (a command, a migration)
+        return
+    if not access.can_write_namespace(user, owner):
+        raise PermissionDenied(
+            f"The endpoint {endpoint} belongs to {owner}, the namespace that first deployed "
+            f"there: deploying at it needs the editor role on {owner} too (a grant there or "
+            "above).")
+
+
+def check_endpoint(*, endpoint, user):
+    """PermissionDenied unless `user` may act at `endpoint` (free, or its namespace's editor).
+    For forms that want to say so before recording; the services check it themselves."""
+    _require_endpoint(endpoint, endpoint_namespace(endpoint), user)
+
+
+def _claim_endpoint(deployment, user):
+    """The endpoint of a deployment being recorded, claimed for its namespace if new;
+    PermissionDenied if it belongs to a namespace the user may not write in."""
+    endpoint, _ = Endpoint.objects.get_or_create(
+        url=deployment.endpoint, defaults={"namespace": deployment.catalog_model.namespace})
+    _require_endpoint(deployment.endpoint, endpoint.namespace.path, user)
 
 
 def _log(deployment, *, at, user, principal, reason=""):
@@ -137,7 +173,8 @@ def _save_variables(deployment, variables, stored=None):
                 continue
             secret = secret or row.secret
         else:
-            row.value = value
+            # A URL read with its password masked keeps the stored password.
+            row.value = merge_masked_text(value, row.value) if row.pk else value
         row.secret = secret
         try:
             row.full_clean(exclude=["deployment"], validate_unique=False,
@@ -219,6 +256,7 @@ def record_deployment(*, model_version, endpoint, deployment_method, rolling_str
     deployment.full_clean(exclude=["deployment_id", "model_version", "catalog_model"],
                           validate_constraints=False, validate_unique=False)
     validate_new_deployment(deployment, status=status)
+    _claim_endpoint(deployment, user)
     _assign_deployment_id(deployment)
     deployment.save()
     _save_variables(deployment, list(environment_variables), stored=())
@@ -230,9 +268,13 @@ def record_deployment(*, model_version, endpoint, deployment_method, rolling_str
     return deployment
 
 
-def _locked(deployment):
-    return (Deployment.objects.select_for_update(of=("self",))
-            .select_related("model_version", "catalog_model__namespace").get(pk=deployment.pk))
+def _locked(deployment, user):
+    """The deployment, locked, once `user` may act at its endpoint."""
+    deployment = (Deployment.objects.select_for_update(of=("self",))
+                  .select_related("model_version", "catalog_model__namespace")
+                  .get(pk=deployment.pk))
+    check_endpoint(endpoint=deployment.endpoint, user=user)
+    return deployment
 
 
 @transaction.atomic
@@ -241,7 +283,7 @@ def change_status(*, deployment, status, at=None, user=None, principal=None, rea
     retired (rolled_back is what `rollback` does). Setting the current status changes nothing.
     """
     user, principal = _actor(user, principal)
-    deployment = _locked(deployment)
+    deployment = _locked(deployment, user)
     at = at or timezone.now()
     if status == deployment.status:
         return deployment
@@ -273,7 +315,7 @@ def change_status(*, deployment, status, at=None, user=None, principal=None, rea
 def promote(*, deployment, at=None, user=None, principal=None):
     """An active canary takes all the traffic: the others at its endpoint retire."""
     user, principal = _actor(user, principal)
-    deployment = _locked(deployment)
+    deployment = _locked(deployment, user)
     at = at or timezone.now()
     if deployment.rolling_strategy != RollingStrategy.CANARY:
         raise ValidationError({"rolling_strategy": (
@@ -312,7 +354,7 @@ def rollback(*, deployment, at=None, user=None, principal=None):
     Returns the new deployment, or None when a canary was withdrawn.
     """
     user, principal = _actor(user, principal)
-    deployment = _locked(deployment)
+    deployment = _locked(deployment, user)
     at = at or timezone.now()
     if deployment.status != DeploymentStatus.ACTIVE:
         raise ValidationError({"status": (
@@ -355,7 +397,7 @@ def update_deployment(*, deployment, user=None, principal=None, **fields):
     a canary's traffic percent and the status. The fields that say what was deployed where
     may be sent again unchanged; a different value is refused."""
     user, principal = _actor(user, principal)
-    deployment = _locked(deployment)
+    deployment = _locked(deployment, user)
     errors = {
         name: (f"A recorded deployment's {name} does not change; record a new deployment "
                "instead.")

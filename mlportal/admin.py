@@ -6,6 +6,7 @@ from django.db import models
 from django.template.response import TemplateResponse
 
 from mlportal import access
+from mlportal.fields import encrypted_field_names, secret_display_name
 from mlportal.forms import JSONEditorField
 from mlportal.models import Grant, ObjectChange, Token
 from mlportal.services import revoke_token, save_grant, save_new_token
@@ -45,7 +46,63 @@ def _within_grants(action):
     return within_grants
 
 
-class PortalModelAdmin(admin.ModelAdmin):
+class MaskedSecretsMixin:
+    """Wherever the admin would show a field that holds secrets (an encrypted field) as it
+    is, it shows its masked display instead (`get_<field>_display()`, see mlportal.fields):
+    on a change page the user may not change, in a read-only inline, for a field the admin
+    keeps read-only, in a list column. Editable, such fields are the forms' to mask.
+
+    An inline's rows are all editable or all read-only (PortalInline adds rows where it
+    changes them), so one decision holds for the whole inline.
+    """
+
+    def _all_read_only(self, request, obj):
+        raise NotImplementedError
+
+    def _secrets_shown_read_only(self, request, obj):
+        secrets = encrypted_field_names(self.model)
+        if not secrets:
+            return []
+        if self._all_read_only(request, obj):
+            return secrets
+        declared = super().get_readonly_fields(request, obj)
+        return [name for name in secrets if name in declared]
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        return fields + [secret_display_name(name)
+                         for name in self._secrets_shown_read_only(request, obj)]
+
+    def get_fieldsets(self, request, obj=None):
+        masked = {name: secret_display_name(name)
+                  for name in self._secrets_shown_read_only(request, obj)}
+        fieldsets = super().get_fieldsets(request, obj)
+        if not masked:
+            return fieldsets
+        seen = set()
+
+        def shown(fields):
+            result = []
+            for field in fields:
+                if isinstance(field, (list, tuple)):
+                    result.append(shown(field))
+                    continue
+                field = masked.get(field, field)
+                if field not in seen:
+                    seen.add(field)
+                    result.append(field)
+            return result
+
+        return [(title, {**options, "fields": shown(options["fields"])})
+                for title, options in fieldsets]
+
+    def get_list_display(self, request):
+        secrets = set(encrypted_field_names(self.model))
+        return [secret_display_name(name) if name in secrets else name
+                for name in super().get_list_display(request)]
+
+
+class PortalModelAdmin(MaskedSecretsMixin, admin.ModelAdmin):
     """Base of every admin page: rows and buttons follow the portal's one access rule.
 
     Every signed-in account sees every page read-only; it may change the rows its grants
@@ -57,6 +114,12 @@ class PortalModelAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return access.restrict(super().get_queryset(request), request.user, "view")
+
+    def _all_read_only(self, request, obj):
+        # As Django's change view decides: a row the user may not change is shown read-only.
+        if obj is None:
+            return not self.has_add_permission(request)
+        return not self.has_change_permission(request, obj)
 
     def has_view_permission(self, request, obj=None):
         return access.can(request.user, "view", obj or self.model)
@@ -99,8 +162,17 @@ class PortalModelAdmin(admin.ModelAdmin):
         return queryset, may_have_duplicates
 
 
-class PortalInline(admin.TabularInline):
+class PortalInline(MaskedSecretsMixin, admin.TabularInline):
     """An inline's rows are part of their parent: changing them is changing the parent."""
+
+    def _all_read_only(self, request, obj):
+        # As Django's change view decides: read-only when the inline may not change its rows
+        # or the parent may not be changed.
+        parent = self.admin_site._registry.get(self.parent_model)
+        may_edit_parent = parent is None or (
+            parent.has_change_permission(request, obj) if obj is not None
+            else parent.has_add_permission(request))
+        return not (may_edit_parent and self.has_change_permission(request, obj))
 
     def has_view_permission(self, request, obj=None):
         return access.can(request.user, "view", obj or self.parent_model)

@@ -1,4 +1,10 @@
-"""Model fields whose values are encrypted at rest (Fernet, keys from settings)."""
+"""Model fields whose values are encrypted at rest (Fernet, keys from settings).
+
+An encrypted field holds secrets, so it also says how it is shown: like Django's
+`get_FOO_display` for choices, it gives its model a `get_<name>_display()` method returning
+the value masked (a model may define its own, for values secret only sometimes). The admin
+shows that wherever it would show the field read-only (mlportal.admin.MaskedSecretsMixin).
+"""
 
 import base64
 import hashlib
@@ -8,6 +14,8 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import models
+
+from mlportal.secrets import MASK, mask
 
 
 def _fernet():
@@ -38,8 +46,39 @@ def decrypt(token):
         ) from exc
 
 
-class EncryptedTextField(models.TextField):
-    """Text stored as a Fernet token; Python code sees the clear text."""
+def secret_display_name(field_name):
+    return f"get_{field_name}_display"
+
+
+def encrypted_field_names(model):
+    return [field.name for field in model._meta.concrete_fields
+            if isinstance(field, EncryptedFieldMixin)]
+
+
+class EncryptedFieldMixin:
+    def masked(self, value):
+        raise NotImplementedError
+
+    def contribute_to_class(self, cls, name, *args, **kwargs):
+        super().contribute_to_class(cls, name, *args, **kwargs)
+        method = secret_display_name(self.name)
+        if method in cls.__dict__:  # the model's own
+            return
+
+        def display(instance, field=self):
+            return field.masked(getattr(instance, field.attname))
+
+        display.short_description = self.verbose_name
+        display.__name__ = method
+        setattr(cls, method, display)
+
+
+class EncryptedTextField(EncryptedFieldMixin, models.TextField):
+    """Text stored as a Fernet token; Python code sees the clear text, and its display is
+    masked."""
+
+    def masked(self, value):
+        return MASK if value else ""
 
     def from_db_value(self, value, expression, connection):
         return None if value is None else decrypt(value)
@@ -49,8 +88,12 @@ class EncryptedTextField(models.TextField):
         return None if value is None else encrypt(value)
 
 
-class EncryptedJSONField(models.JSONField):
-    """JSON stored as a Fernet token in a text column; Python code sees the data."""
+class EncryptedJSONField(EncryptedFieldMixin, models.JSONField):
+    """JSON stored as a Fernet token in a text column; Python code sees the data, and its
+    display (JSON) has the values that look secret masked (mlportal.secrets.mask)."""
+
+    def masked(self, value):
+        return json.dumps(mask(value), ensure_ascii=False)
 
     def get_internal_type(self):
         return "TextField"

@@ -154,7 +154,7 @@ ARTIFACT_TRANSFER_CONFIG = TransferConfig(multipart_chunksize=8 * 1024 * 1024, m
 ARTIFACT_TRANSFER_CONFIG.max_in_memory_upload_chunks = 4
 if ARTIFACT_STORAGE == "s3":
     ARTIFACTS_BACKEND = {
-        "BACKEND": "storages.backends.s3.S3Storage",
+        "BACKEND": "registry.storage.ArtifactS3Storage",
         "OPTIONS": {
             "bucket_name": os.environ.get("AWS_STORAGE_BUCKET_NAME", ""),
             "endpoint_url": os.environ.get("AWS_S3_ENDPOINT_URL") or None,

@@ -200,6 +200,28 @@ class Artifact(models.Model):
         }
 
 
+class ArtifactUpload(models.Model):
+    """An upload under way: holds the artifact's name for one uploader while its file
+    streams, so that a concurrent upload (or link) under that name is refused before it
+    touches the store. Removed once the artifact is recorded or the upload fails; one older
+    than registry.services.UPLOAD_ABANDONED_AFTER was abandoned (its process died) and a new
+    upload takes the name over.
+    """
+
+    version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=100)
+    start_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["version", "name"],
+                                    name="registry_artifact_upload_unique_name")
+        ]
+
+    def __str__(self):
+        return f"upload of {self.name} to {self.version_id} since {self.start_at}"
+
+
 class Alias(models.Model):
     """A name such as `champion` that points at one version of a model at a time."""
 

@@ -6,12 +6,16 @@ model queue up and get 1, 2, 3, ... On SQLite every transaction is IMMEDIATE (se
 settings), which takes the database's write lock up front: concurrent writers wait for
 it (30 s busy timeout) instead of failing.
 
-Uploads: the file streams to the artifact storage through `HashingReader`, which counts
-and hashes each chunk as the storage reads it, so a large file never sits whole in
-memory. The storage call happens outside any transaction of ours; the row is written
-afterwards, and if that fails the stored object is removed again.
+Uploads: the name is reserved first (an `ArtifactUpload` row, unique per version and
+name, committed), so that of concurrent uploads under one name only one streams and the
+others get a 409 before they touch the store. The file then streams to the artifact storage
+through `HashingReader`, which counts and hashes each chunk as the storage reads it, so a
+large file never sits whole in memory. The storage call happens outside any transaction of
+ours; the row is written afterwards, and if that fails the stored object is removed again.
+The reservation goes in both cases.
 """
 
+import datetime
 import hashlib
 import logging
 import posixpath
@@ -22,11 +26,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.core.files.storage import storages
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from catalog.models import CatalogModel
 from registry.choices import VersionStatus
-from registry.models import Alias, Artifact, ModelVersion, Tag
+from registry.models import Alias, Artifact, ArtifactUpload, ModelVersion, Tag
 from registry.validators import validate_artifact_name
 
 logger = logging.getLogger(__name__)
@@ -36,6 +41,8 @@ logger = logging.getLogger(__name__)
 LOCAL_URI_PREFIX = "mlportal://artifacts/"
 COMPOUND_EXTENSIONS = (".tar.gz", ".tar.bz2", ".tar.xz", ".tar.zst")
 EXTENSION = re.compile(r"^\.[A-Za-z0-9]{1,16}\Z")
+# An upload reserved longer ago than this was abandoned (its process died): its name is free.
+UPLOAD_ABANDONED_AFTER = datetime.timedelta(hours=24)
 
 
 class ArtifactStoreError(Exception):
@@ -159,6 +166,34 @@ def _check_artifact_name(version, name):
         raise _duplicate("name", (
             f"{version} already has an artifact named {name}; artifacts are never replaced."
         ))
+    if _uploads_under_way(version, name).exists():
+        raise _upload_under_way(version, name)
+
+
+def _uploads_under_way(version, name):
+    return ArtifactUpload.objects.filter(
+        version=version, name=name, start_at__gte=timezone.now() - UPLOAD_ABANDONED_AFTER)
+
+
+def _upload_under_way(version, name):
+    return _duplicate("name", f"An upload of {name} to {version} is under way.")
+
+
+def _reserve_upload(version, name):
+    """Hold `name` of `version` for this upload (committed at once, when called outside a
+    transaction, so that concurrent uploads see it); a ValidationError (409) if it is taken."""
+    try:
+        with transaction.atomic():
+            ArtifactUpload.objects.filter(
+                version=version, name=name,
+                start_at__lt=timezone.now() - UPLOAD_ABANDONED_AFTER).delete()
+            return ArtifactUpload.objects.create(version=version, name=name)
+    except IntegrityError:
+        raise _upload_under_way(version, name) from None
+
+
+def _release_upload(reservation):
+    ArtifactUpload.objects.filter(pk=reservation.pk).delete()
 
 
 @transaction.atomic
@@ -278,25 +313,36 @@ def upload_artifact(*, version, name, file, filename=None, user=None):
     upload, the stored object is removed.
     """
     _check_artifact_name(version, name)
-    if getattr(file, "seekable", lambda: False)():
-        file.seek(0)  # read from the start whatever read it before (e.g. a form's validation)
-    storage = storages["artifacts"]
-    key = artifact_key(version, name, filename or getattr(file, "name", ""))
-    stored_key, reader = _store(storage, key, file)
+    reservation = _reserve_upload(version, name)
     try:
-        return _record_upload(
-            version=version, name=name, uri=storage_uri(storage, stored_key),
-            storage_key=stored_key, size=reader.size, sha256=reader.sha256, user=user,
-        )
-    except BaseException:
-        _discard(storage, stored_key)
-        raise
+        if getattr(file, "seekable", lambda: False)():
+            file.seek(0)  # read from the start whatever read it before (a form's validation)
+        storage = storages["artifacts"]
+        key = artifact_key(version, name, filename or getattr(file, "name", ""))
+        stored_key, reader = _store(storage, key, file)
+        try:
+            return _record_upload(
+                version=version, name=name, uri=storage_uri(storage, stored_key),
+                storage_key=stored_key, size=reader.size, sha256=reader.sha256, user=user,
+                reservation=reservation,
+            )
+        except BaseException:
+            _discard(storage, stored_key)
+            raise
+    finally:
+        _release_upload(reservation)
 
 
 @transaction.atomic
-def _record_upload(*, version, name, uri, storage_key, size, sha256, user):
-    # Another client may have taken the name while the file was streaming.
-    _check_artifact_name(version, name)
+def _record_upload(*, version, name, uri, storage_key, size, sha256, user, reservation):
+    # The reservation kept other uploads away; a link could still have taken the name (it
+    # checks for uploads under way before this one reserved), or, after a day, another
+    # upload that took the reservation over.
+    if (Artifact.objects.filter(version=version, name=name).exists()
+            or not ArtifactUpload.objects.filter(pk=reservation.pk).exists()):
+        raise _duplicate("name", (
+            f"{version} already has an artifact named {name}; artifacts are never replaced."
+        ))
     artifact = Artifact(version=version, name=name, uri=uri, storage_key=storage_key,
                         size=size, sha256=sha256, registered_by=user)
     artifact.full_clean(exclude=RELATED, validate_constraints=False)
@@ -327,9 +373,16 @@ def artifact_download_url(artifact):
         ) from exc
 
 
+def _lock_version(version):
+    """The version's row as it is now, locked until the transaction ends: a status read from
+    it holds (set_alias and deprecation queue on it)."""
+    return ModelVersion.objects.select_for_update(of=("self",)).get(pk=version.pk)
+
+
 @transaction.atomic
 def update_version(*, version, description=None, status=None, tags=None):
     """Change what may change after registration: description, status and tags."""
+    _lock_version(version)
     if description is not None:
         version.description = description
     if status is not None:
@@ -365,14 +418,17 @@ def set_tags(*, version, tags):
 @transaction.atomic
 def set_alias(*, version, name):
     """Point the alias `name` of the version's model at `version`, moving it if it pointed
-    elsewhere. Returns (alias, created)."""
-    if version.status == VersionStatus.DEPRECATED:
-        raise ValidationError({"model_version": (
-            f"{version} is deprecated; point {name} at a version in use."
-        )})
+    elsewhere. Returns (alias, created).
+
+    The version's row is locked and its status read from it: a deprecation under way
+    finishes first (and the alias is refused), or waits for the alias."""
     catalog_model = CatalogModel.objects.select_for_update(of=("self",)).get(
         pk=version.catalog_model_id
     )
+    if _lock_version(version).status == VersionStatus.DEPRECATED:
+        raise ValidationError({"model_version": (
+            f"{version} is deprecated; point {name} at a version in use."
+        )})
     alias = Alias.objects.filter(catalog_model=catalog_model, name=name).first()
     created = alias is None
     if created:

@@ -125,15 +125,10 @@ def _strategy_lane(deployment):
 
 @login_required
 def model_page(request, key):
-    namespace_path, _, model_name = f"/{key}".rpartition("/")
-    models = access.restrict(
-        CatalogModel.objects.select_related("namespace").prefetch_related("data_sources"),
-        request.user,
-    )
-    model = get_object_or_404(models, namespace__path=namespace_path, model_name=model_name)
+    model = _model_by_key(request, key)
     versions = access.restrict(
         ModelVersion.objects.filter(catalog_model=model).prefetch_related(
-            "artifacts", "tags", "aliases"),
+            "artifacts", "tags", "aliases", "deployments"),
         request.user,
     )
     deployments = list(access.restrict(
@@ -158,6 +153,17 @@ def model_page(request, key):
         history.object_list = changes.describe(history.object_list)
         context["history"] = history
     return render(request, "portal/model.html", context)
+
+
+def _model_by_key(request, key):
+    """The catalog model at `key` (`abc_corp/claim/doc_classification`, or with a leading
+    slash), among those the user may see; 404 otherwise."""
+    namespace_path, _, model_name = f"/{key.strip('/')}".rpartition("/")
+    models = access.restrict(
+        CatalogModel.objects.select_related("namespace").prefetch_related("data_sources"),
+        request.user,
+    )
+    return get_object_or_404(models, namespace__path=namespace_path, model_name=model_name)
 
 
 @login_required

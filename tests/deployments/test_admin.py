@@ -242,6 +242,22 @@ class TestChangePage:
         stored = {v.name: v.value for v in EnvironmentVariable.objects.all()}
         assert stored == {"FOO": "CHANGED", "SIGNING": "planted-admin-secret"}
 
+    def test_a_url_password_in_a_variable_in_clear_is_masked_and_kept(self, admin_client,
+                                                                       deploy):
+        url = "postgres://svc:planted-url-pw@db.internal/claims"
+        deployment = deploy(3, environment_variables=[{"name": "DATABASE_URL", "value": url}])
+
+        page = admin_client.get(change_url(deployment)).content.decode()
+        assert "planted-url-pw" not in page
+        assert "postgres://svc:********@db.internal/claims" in page
+
+        response = self.post(admin_client, deployment, [
+            {"name": "DATABASE_URL", "secret": "",
+             "value": "postgres://svc:********@db2.internal/claims"}], traffic_percent="")
+
+        assert response.status_code == 302, response.content.decode()[-3000:]
+        assert EnvironmentVariable.objects.get().value == url.replace("db.", "db2.")
+
     def test_a_secret_is_not_revealed_by_unticking_it(self, admin_client, deployment):
         response = self.post(admin_client, deployment, [
             {"name": "FOO", "value": "BAR", "secret": ""},

@@ -1,5 +1,6 @@
 """The auditors' pages as a person sees them, at desktop and phone widths, on the demo data."""
 
+
 import pytest
 from django.core.management import call_command
 
@@ -165,3 +166,14 @@ def test_a_models_history_is_paged(signed_in):
     older.click()
     page.wait_for_url("**history_page=2*")
     assert_seen(page.locator("#history nav.pages span", has_text="page 2"))
+
+
+def test_an_owner_goes_from_a_page_to_edit_it_in_the_admin(screen, demo, make_user, grant):
+    owner = make_user("owner")
+    grant(owner, "/abc_corp", "owner")
+    sign_in_pages(screen, "owner", DOC_MODEL)
+    screen.wait_for_load_state()
+    edit = screen.locator("a.edit", has_text="Edit in the admin")
+    assert_seen(edit)
+    edit.click()
+    screen.wait_for_url("**/admin/catalog/catalogmodel/*/change/")

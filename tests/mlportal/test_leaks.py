@@ -29,7 +29,8 @@ NESTED_KEY = "planted-api-key-9c1e"
 MODEL_SECRET = "planted-secret-access-key-77d0"
 ENV_SECRET = "planted-env-secret-b3a8"
 WEBHOOK_SECRET = "planted-webhook-secret-5e61"
-SECRETS = [PASSWORD, NESTED_KEY, MODEL_SECRET, ENV_SECRET, WEBHOOK_SECRET]
+URL_PASSWORD = "planted-url-password-0d9c"
+SECRETS = [PASSWORD, NESTED_KEY, MODEL_SECRET, ENV_SECRET, WEBHOOK_SECRET, URL_PASSWORD]
 
 ROUTED = api_endpoints()
 
@@ -44,7 +45,8 @@ def planted(api, admin_api, example, superuser, auditor, client_for):
     created = admin_api.post("/api/v1/data-sources/", {
         "name": "warehouse", "type": "postgres",
         "connection": {"host": "db.internal", "password": PASSWORD,
-                       "options": {"api_key": NESTED_KEY}},
+                       "options": {"api_key": NESTED_KEY},
+                       "replicas": [f"postgres://svc:{URL_PASSWORD}@replica.internal/claims"]},
     }, format="json")
     assert created.status_code == 201
     source = created.json()
@@ -155,22 +157,64 @@ def test_no_secret_in_any_api_response(planted, admin_api, client_for, auditor):
     assert visited > 20
 
 
-def test_no_secret_in_any_admin_page(planted, admin_client):
+def admin_urls():
+    """Every admin page of every registered model: its changelist and add page, and the
+    change, history and delete pages of each of its rows."""
     urls = [reverse("admin:index")]
     for model in admin.site._registry:
         base = f"admin:{model._meta.app_label}_{model._meta.model_name}"
-        urls.append(reverse(f"{base}_changelist"))
+        urls += [reverse(f"{base}_changelist"), reverse(f"{base}_add")]
         for pk in model._default_manager.values_list("pk", flat=True):
             urls += [reverse(f"{base}_{page}", args=[pk]) for page in
                      ("change", "history", "delete")]
+    return urls
 
-    for url in urls:
-        response = admin_client.get(url)
-        # The audit trail has no delete page: nobody deletes from it.
-        assert response.status_code == 200 or (
-            url.endswith("/delete/") and response.status_code == 403), url
-        assert_clean(text_of(response), planted, url)
+
+@pytest.fixture
+def admin_readers(make_user, grant, auditor, superuser):
+    """Who crawls the admin: users who may not write the planted rows (an auditor, an editor
+    of another namespace, a non-superuser owner of the rows' namespace, who may change some
+    rows and only read others) and a superuser."""
+    elsewhere = make_user("elsewhere")
+    grant(elsewhere, "/xyz_bank")
+    owner = make_user("owner")
+    grant(owner, "/abc_corp", role="owner")
+    return {"an auditor": auditor, "an editor of another namespace": elsewhere,
+            "a non-superuser owner": owner, "a superuser": superuser}
+
+
+def edit_in_the_admin(superuser):
+    """A change made in the admin, so that the history pages list a change message."""
+    from catalog.models import DataSource
+
+    browser = Client()
+    browser.force_login(superuser)
+    source = DataSource.objects.get(name="warehouse")
+    response = browser.post(reverse("admin:catalog_datasource_change", args=[source.pk]), {
+        "name": "warehouse", "type": "postgres", "description": "edited in the admin",
+        "owner": "", "connection": json.dumps(source.connection | {"password": PASSWORD}),
+        "modeldatasource_set-TOTAL_FORMS": "0", "modeldatasource_set-INITIAL_FORMS": "0",
+    })
+    assert response.status_code == 302, response.content.decode()[:2000]
+
+
+def test_no_secret_in_any_admin_page(planted, admin_readers, superuser):
+    edit_in_the_admin(superuser)
+    urls = admin_urls()
     assert len(urls) > 20
+    for who, user in admin_readers.items():
+        browser = Client()
+        browser.force_login(user)
+        shown = 0
+        for url in urls:
+            response = browser.get(url)
+            # Pages a user may not open are refused (the audit trail has no delete page,
+            # nobody adds to it), rows they may not see are not found (another's token: a
+            # redirect to the index); none fails, none shows a secret.
+            assert response.status_code in (200, 302, 403), (who, url, response.status_code)
+            assert_clean(text_of(response), planted, f"{url} for {who}")
+            shown += response.status_code == 200
+        assert shown > 20, who
 
 
 def endpoints():
@@ -178,16 +222,45 @@ def endpoints():
     return sorted(set(deployment.objects.values_list("endpoint", flat=True)))
 
 
-# Pages that need a query string (a 400 without one), and how to fill it.
+def model_keys():
+    model = apps.get_model("catalog.CatalogModel")
+    return [f"{m.namespace.path}/{m.model_name}"
+            for m in model.objects.select_related("namespace")]
+
+
+def comparisons():
+    """Every model's picker, and its first version beside its last."""
+    version = apps.get_model("registry.ModelVersion")
+    queries = []
+    for key in model_keys():
+        namespace, _, name = key.rpartition("/")
+        numbers = sorted(version.objects.filter(
+            catalog_model__namespace__path=namespace, catalog_model__model_name=name,
+        ).values_list("model_version", flat=True))
+        queries.append({"model": key})
+        if numbers:
+            queries.append({"model": key, "a": numbers[0], "b": numbers[-1]})
+    return queries
+
+
+def data_source_names():
+    return list(apps.get_model("catalog.DataSource").objects.values_list("name", flat=True))
+
+
+# Pages that need a query string (a 400 or 404 without one), and how to fill it.
 QUERY_PAGES = {
     "/endpoints/": lambda: [f"/endpoints/?{urlencode({'url': url})}" for url in endpoints()],
+    "/compare/": lambda: [f"/compare/?{urlencode(query)}" for query in comparisons()],
+    "/lineage/": lambda: ([f"/lineage/?{urlencode({'model': key})}" for key in model_keys()]
+                          + [f"/lineage/?{urlencode({'data_source': name})}"
+                             for name in data_source_names()]),
 }
 
 
 def page_urls():
     """Every page: those without arguments, the pages of every row that has one, and the
     pages that take their subject in the query string."""
-    urls = [route for route in pages() if "{" not in route]
+    urls = [route for route in pages() if "{" not in route and route not in QUERY_PAGES]
     for fill_query in QUERY_PAGES.values():
         urls += fill_query()
     for model in apps.get_models():
@@ -242,3 +315,22 @@ def test_no_secret_in_the_log(caplog, api, admin_api, example, superuser):
 
     assert caplog.records  # the failed requests were logged
     assert_clean(caplog.text, SECRETS, "the log")
+
+
+def test_read_only_admin_pages_show_each_secret_masked(planted, admin_readers):
+    from catalog.models import CatalogSource, DataSource
+
+    browser = Client()
+    browser.force_login(admin_readers["an editor of another namespace"])
+    pages = [reverse("admin:catalog_datasource_change",
+                     args=[DataSource.objects.get(name="warehouse").pk])]
+    if deployments_are_routed():
+        deployment = apps.get_model("deployments.Deployment").objects.get()
+        pages.append(reverse("admin:deployments_deployment_change", args=[deployment.pk]))
+    if CatalogSource.objects.exists():
+        pages.append(reverse("admin:catalog_catalogsource_change",
+                             args=[CatalogSource.objects.get().pk]))
+    for url in pages:
+        page = browser.get(url).content.decode()
+        assert "********" in page, url  # shown, masked: not left out
+        assert "Save" not in page, url  # the read-only view

@@ -364,6 +364,9 @@ ADMIN = {
         "registry.Alias", pk=w.via_api("/api/v1/aliases/", w.alias_document("champion")))),
     "deployments.deployment": AdminRow(SIGNED_IN, EDITORS, HERE_WRITERS, lambda w: row(
         "deployments.Deployment", pk=w.deployment())),
+    # Claimed by the first deployment at it; may be claimed ahead, or handed over, here.
+    "deployments.endpoint": AdminRow(SIGNED_IN, EDITORS, HERE_WRITERS, lambda w: row(
+        "deployments.Endpoint", url=row("deployments.Deployment", pk=w.deployment()).endpoint)),
     "auth.user": AdminRow(SUPERUSER, SUPERUSER, SUPERUSER, lambda w: w.make_user("someone")),
     "auth.group": AdminRow(SUPERUSER, SUPERUSER, SUPERUSER,
                            lambda w: Group.objects.create(name="some team")),

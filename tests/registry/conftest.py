@@ -42,7 +42,7 @@ def s3_client(endpoint):
 def s3_storage_settings(endpoint, bucket, **options):
     """The settings' S3 artifact storage, pointed at `endpoint` and `bucket`."""
     return {
-        "BACKEND": "storages.backends.s3.S3Storage",
+        "BACKEND": "registry.storage.ArtifactS3Storage",
         "OPTIONS": {
             "bucket_name": bucket, "endpoint_url": endpoint, "file_overwrite": False,
             "default_acl": None, "querystring_expire": 300,

@@ -9,7 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 
 from registry import services
-from registry.models import Artifact
+from registry.models import Artifact, ArtifactUpload
 from tests.registry.conftest import s3_storage_settings
 
 pytestmark = pytest.mark.django_db
@@ -138,9 +138,10 @@ def botocore_config(**options):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_when_the_row_cannot_be_written_the_stored_object_is_removed(version, s3):
-    """Another client takes the name while our file is still streaming: we lose the race."""
+@pytest.mark.django_db(transaction=True)
+def test_a_link_under_the_name_of_an_upload_under_way_is_refused(version, s3):
     client, bucket = s3
+    refusals = []
 
     class RacedFile:
         name = "model.tar.gz"
@@ -153,16 +154,42 @@ def test_when_the_row_cannot_be_written_the_stored_object_is_removed(version, s3
                 return b""
             self.sent = True
             # boto3 reads in a thread of its own: the other client has its own connection.
-            services.link_artifact(version=version, name="trained", uri="s3://other/winner")
-            connection.close()
+            try:
+                services.link_artifact(version=version, name="trained", uri="s3://other/late")
+            except services.ValidationError as exc:
+                refusals.append(exc)
+            finally:
+                connection.close()
             return MODEL_BYTES
 
+    artifact = services.upload_artifact(version=version, name="trained", file=RacedFile())
+
+    assert [exc.error_dict["name"][0].code for exc in refusals] == ["unique"]
+    assert "under way" in refusals[0].error_dict["name"][0].message
+    assert Artifact.objects.get() == artifact
+    assert stored_keys(client, bucket) == [KEY]
+
+
+def test_when_the_row_cannot_be_written_the_stored_object_is_removed(version, s3,
+                                                                      monkeypatch):
+    """Another client linked the name just before our upload reserved it: we lose."""
+    client, bucket = s3
+    reserve = services._reserve_upload
+
+    def linked_first(version, name):
+        services.link_artifact(version=version, name=name, uri="s3://other/winner")
+        return reserve(version, name)
+
+    monkeypatch.setattr(services, "_reserve_upload", linked_first)
+
     with pytest.raises(services.ValidationError) as refused:
-        services.upload_artifact(version=version, name="trained", file=RacedFile())
+        services.upload_artifact(version=version, name="trained",
+                                 file=SimpleUploadedFile("model.tar.gz", MODEL_BYTES))
 
     assert refused.value.error_dict["name"][0].code == "unique"
     assert Artifact.objects.get().uri == "s3://other/winner"
     assert stored_keys(client, bucket) == []
+    assert not ArtifactUpload.objects.exists()
 
 
 def test_a_database_failure_after_the_upload_removes_the_object(admin_api, version, s3,
@@ -181,3 +208,69 @@ def test_a_database_failure_after_the_upload_removes_the_object(admin_api, versi
     assert response.status_code == 409
     assert not Artifact.objects.exists()
     assert stored_keys(client, bucket) == []
+
+
+def tar_gz():
+    """A real .tar.gz, as training jobs write them."""
+    import io
+    import tarfile
+
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        data = b"weights " * 10000
+        member = tarfile.TarInfo("model/weights.bin")
+        member.size = len(data)
+        archive.addfile(member, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def test_a_tar_gz_comes_back_byte_for_byte_through_a_client_that_decodes(
+        admin_api, reader_api, version, s3):
+    import requests
+
+    client, bucket = s3
+    archive = tar_gz()
+    assert upload(admin_api, version, content=archive).status_code == 201
+
+    # Stored as opaque bytes: no content encoding for clients to undo.
+    head = client.head_object(Bucket=bucket, Key=KEY)
+    assert head["ContentType"] == "application/octet-stream"
+    assert "ContentEncoding" not in head
+    assert head["ContentDisposition"] == 'attachment; filename="trained.tar.gz"'
+
+    url = reader_api.get(
+        f"/api/v1/versions/{version.pk}/artifacts/trained/download/")["Location"]
+    # requests undoes a Content-Encoding (gzip) as it reads, as browsers do.
+    downloaded = requests.get(url, timeout=10)
+    assert downloaded.status_code == 200
+    assert "Content-Encoding" not in downloaded.headers
+    assert downloaded.headers["Content-Disposition"] == 'attachment; filename="trained.tar.gz"'
+    assert downloaded.content == archive
+    assert hashlib.sha256(downloaded.content).hexdigest() == hashlib.sha256(archive).hexdigest()
+
+
+def test_artifacts_stored_with_a_guessed_encoding_are_made_opaque_by_the_command(version, s3):
+    import io
+
+    from django.core.management import call_command
+
+    client, bucket = s3
+    archive = tar_gz()
+    # As django-storages stored it before: type and encoding guessed from the name.
+    client.put_object(Bucket=bucket, Key=KEY, Body=archive, ContentType="application/x-tar",
+                      ContentEncoding="gzip")
+    Artifact.objects.create(version=version, name="trained", uri=f"s3://{bucket}/{KEY}",
+                            storage_key=KEY, size=len(archive),
+                            sha256=hashlib.sha256(archive).hexdigest())
+    output = io.StringIO()
+
+    call_command("make_artifacts_opaque", stdout=output)
+    call_command("make_artifacts_opaque", stdout=output)  # again: nothing left to do
+
+    head = client.head_object(Bucket=bucket, Key=KEY)
+    assert head["ContentType"] == "application/octet-stream"
+    assert "ContentEncoding" not in head
+    assert head["ContentDisposition"] == 'attachment; filename="trained.tar.gz"'
+    assert client.get_object(Bucket=bucket, Key=KEY)["Body"].read() == archive
+    assert "1 of 1 stored artifacts rewritten." in output.getvalue()
+    assert output.getvalue().endswith("0 of 1 stored artifacts rewritten.\n")

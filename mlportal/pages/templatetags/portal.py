@@ -2,6 +2,7 @@ import json
 import re
 
 from django import template
+from django.urls import reverse
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
@@ -89,3 +90,12 @@ def version_colour(number):
 def breakable(text):
     """`text` (an ARN, a URL) allowed to wrap after its separators, not inside its words."""
     return mark_safe(re.sub(r"([/:@._-])", r"\1<wbr>", escape(str(text))))
+
+
+@register.simple_tag
+def edit_url(user, obj):
+    """The admin page where `user` may change `obj`, or "" when they may not."""
+    if not access.can(user, "change", obj):
+        return ""
+    meta = obj._meta
+    return reverse(f"admin:{meta.app_label}_{meta.model_name}_change", args=[obj.pk])

@@ -31,10 +31,12 @@ serve: install
 test: install
 	$(BIN)/python manage.py makemigrations --check --dry-run --verbosity 0
 	$(BIN)/python -m ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/python -m ruff check .
+	$(BIN)/lint-imports
 
 # Each area has its own script, scripts/benchmark_<area>.py; each prints its figures.
 benchmark: install

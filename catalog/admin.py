@@ -7,10 +7,11 @@ from django.utils.http import urlencode
 
 from catalog.git import GitError
 from catalog.models import CatalogModel, CatalogSource, DataSource, ModelDataSource, Namespace
-from catalog.services import ensure_namespace
+from catalog.services import ensure_namespace, save_grant
 from catalog.sync import sync_catalog_source
 from mlportal import access
 from mlportal.admin import PortalInline, PortalModelAdmin, ReadOnlyInline
+from mlportal.models import Grant
 from mlportal.secrets import mask, merge_masked
 
 
@@ -384,3 +385,20 @@ class CatalogSourceAdmin(PortalModelAdmin):
             self.message_user(
                 request, f"{source} at {report.commit[:12]}: {report.summary()}."
                 + (f" Failed: {failures}" if failures else ""), level)
+
+
+@admin.register(Grant)
+class GrantAdmin(PortalModelAdmin):
+    list_display = ["namespace", "user", "group", "role", "update_at"]
+    list_select_related = ["namespace", "user", "group"]
+    list_filter = ["role"]
+    search_fields = ["namespace__path", "user__username", "group__name"]
+    autocomplete_fields = ["namespace"]
+    fields = ["namespace", "user", "group", "role", "create_at", "update_at"]
+    readonly_fields = ["create_at", "update_at"]
+
+    def save_model(self, request, obj, form, change):
+        save_grant(
+            instance=obj, namespace=obj.namespace.path, user=obj.user, group=obj.group,
+            role=obj.role,
+        )

@@ -12,7 +12,7 @@ from catalog.validators import (
     validate_model_name,
     validate_namespace_path,
 )
-from mlportal.api.base import ModelSerializer
+from mlportal.api.base import PortalModelSerializer
 from mlportal.secrets import mask
 
 
@@ -76,7 +76,7 @@ class GitSourceSerializer(serializers.Serializer):
         return super().to_representation(model) if model.git_repository else None
 
 
-class CatalogModelSerializer(ModelSerializer):
+class CatalogModelSerializer(PortalModelSerializer):
     """The user's catalog document (examples/catalog_model.json) plus id and timestamps."""
 
     namespace = serializers.CharField(

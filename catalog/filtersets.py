@@ -1,15 +1,15 @@
 import django_filters
 
 from catalog.models import CatalogModel, CatalogSource, DataSource, Namespace
-from mlportal.filters import TextSearchFilter, WithinNamespaceFilter
+from mlportal.choices import Role
+from mlportal.filters import PortalFilterSet, TextSearchFilter, WithinNamespaceFilter
+from mlportal.models import Grant
 
 
-class NamespaceFilterSet(django_filters.FilterSet):
+class NamespaceFilterSet(PortalFilterSet):
     path = django_filters.CharFilter()
     within = WithinNamespaceFilter(field_name="path")
     q = TextSearchFilter(search_fields=["path", "description"])
-    create_at = django_filters.IsoDateTimeFromToRangeFilter()
-    update_at = django_filters.IsoDateTimeFromToRangeFilter()
     ordering = django_filters.OrderingFilter(fields=["path", "create_at", "update_at"])
 
     class Meta:
@@ -19,7 +19,7 @@ class NamespaceFilterSet(django_filters.FilterSet):
 
 
 
-class CatalogModelFilterSet(django_filters.FilterSet):
+class CatalogModelFilterSet(PortalFilterSet):
     namespace = django_filters.CharFilter(field_name="namespace__path")
     within = WithinNamespaceFilter(field_name="namespace__path")
     model_name = django_filters.CharFilter()
@@ -29,8 +29,6 @@ class CatalogModelFilterSet(django_filters.FilterSet):
     in_git = django_filters.BooleanFilter(label="Card in Git")
     git_repository = django_filters.CharFilter(label="Git repository of the card")
     q = TextSearchFilter(search_fields=["model_name", "description", "owner", "namespace__path"])
-    create_at = django_filters.IsoDateTimeFromToRangeFilter()
-    update_at = django_filters.IsoDateTimeFromToRangeFilter()
     ordering = django_filters.OrderingFilter(
         fields=[("namespace__path", "namespace"), "model_name", "owner", "create_at", "update_at"]
     )
@@ -42,13 +40,11 @@ class CatalogModelFilterSet(django_filters.FilterSet):
 
 
 
-class DataSourceFilterSet(django_filters.FilterSet):
+class DataSourceFilterSet(PortalFilterSet):
     name = django_filters.CharFilter()
     type = django_filters.CharFilter()
     owner = django_filters.CharFilter(lookup_expr="iexact")
     q = TextSearchFilter(search_fields=["name", "description", "owner"])
-    create_at = django_filters.IsoDateTimeFromToRangeFilter()
-    update_at = django_filters.IsoDateTimeFromToRangeFilter()
     ordering = django_filters.OrderingFilter(fields=["name", "type", "create_at", "update_at"])
 
     class Meta:
@@ -57,12 +53,10 @@ class DataSourceFilterSet(django_filters.FilterSet):
 
 
 
-class CatalogSourceFilterSet(django_filters.FilterSet):
+class CatalogSourceFilterSet(PortalFilterSet):
     repository = django_filters.CharFilter()
     ref = django_filters.CharFilter()
     q = TextSearchFilter(search_fields=["repository", "subdirectory"])
-    create_at = django_filters.IsoDateTimeFromToRangeFilter()
-    update_at = django_filters.IsoDateTimeFromToRangeFilter()
     ordering = django_filters.OrderingFilter(
         fields=["repository", "last_synced_at", "create_at", "update_at"])
 
@@ -70,3 +64,18 @@ class CatalogSourceFilterSet(django_filters.FilterSet):
         model = CatalogSource
         fields = []
 
+
+class GrantFilterSet(PortalFilterSet):
+    namespace = django_filters.CharFilter(field_name="namespace__path")
+    within = WithinNamespaceFilter(field_name="namespace__path")
+    user = django_filters.CharFilter(field_name="user__username")
+    group = django_filters.CharFilter(field_name="group__name")
+    role = django_filters.ChoiceFilter(choices=Role.choices)
+    ordering = django_filters.OrderingFilter(
+        fields=[("namespace__path", "namespace"), ("user__username", "user"),
+                ("group__name", "group"), "role", "create_at", "update_at"]
+    )
+
+    class Meta:
+        model = Grant
+        fields = []

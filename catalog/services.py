@@ -1,5 +1,5 @@
-"""Catalog workflows. The API, the admin, the demo loader and the Git sync (catalog.sync)
-call these."""
+"""Catalog workflows, and the grants on its namespaces. The API, the admin, the demo loader
+and the Git sync (catalog.sync) call these."""
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -7,6 +7,7 @@ from django.db import transaction
 from catalog.models import CatalogModel, CatalogSource, DataSource, Namespace
 from catalog.validators import validate_namespace_path
 from mlportal import access
+from mlportal.models import Grant
 from mlportal.secrets import mask, merge_masked
 
 DATA_SOURCE_FIELDS = ("type", "description", "owner", "connection")
@@ -176,3 +177,27 @@ def save_catalog_source(*, instance=None, **fields):
             f"{source} is a catalog source already.", code="unique")})
     source.save()
     return source
+
+
+@transaction.atomic
+def save_grant(*, instance=None, namespace=None, **fields):
+    """Create or update a grant. `namespace` is a path, created on first use like the
+    catalog's; `fields` are user, group and role."""
+    grant = instance or Grant()
+    if namespace is not None:
+        try:
+            grant.namespace = ensure_namespace(namespace)
+        except ValidationError as exc:
+            raise ValidationError({"namespace": exc.messages}) from exc
+    for name, value in fields.items():
+        setattr(grant, name, value)
+    grant.full_clean(validate_unique=False, validate_constraints=False)
+    grantee = {"user": grant.user} if grant.user_id else {"group": grant.group}
+    clash = Grant.objects.filter(namespace=grant.namespace, **grantee).exclude(pk=grant.pk)
+    if clash.exists():
+        field = next(iter(grantee))
+        raise ValidationError({field: ValidationError(
+            f"{grant.grantee} already has a grant on {grant.namespace.path}; change its role "
+            "instead.", code="unique")})
+    grant.save()
+    return grant

@@ -2,10 +2,10 @@ import django_filters
 
 from deployments.choices import DeploymentMethod, DeploymentStatus, RollingStrategy
 from deployments.models import ACTIVE, Deployment
-from mlportal.filters import TextSearchFilter, WithinNamespaceFilter
+from mlportal.filters import PortalFilterSet, TextSearchFilter, WithinNamespaceFilter
 
 
-class DeploymentFilterSet(django_filters.FilterSet):
+class DeploymentFilterSet(PortalFilterSet):
     namespace = django_filters.CharFilter(field_name="catalog_model__namespace__path")
     within = WithinNamespaceFilter(field_name="catalog_model__namespace__path")
     model_name = django_filters.CharFilter(field_name="catalog_model__model_name")
@@ -26,11 +26,11 @@ class DeploymentFilterSet(django_filters.FilterSet):
     q = TextSearchFilter(search_fields=[
         "endpoint", "environment", "catalog_model__model_name", "catalog_model__namespace__path",
     ])
-    create_at = django_filters.IsoDateTimeFromToRangeFilter()
     ordering = django_filters.OrderingFilter(
         fields=["create_at", "deployment_id", "endpoint", "environment", "status",
                 "active_from", "active_until", "update_at"]
     )
+    update_at = None  # not filtered by update time
 
     class Meta:
         model = Deployment

@@ -84,7 +84,7 @@ def _claim_endpoint(deployment, user):
     _require_endpoint(deployment.endpoint, endpoint.namespace.path, user)
 
 
-def _log(deployment, *, at, user, principal, reason=""):
+def _add_status_change(deployment, *, at, user, principal, reason=""):
     StatusChange.objects.create(
         deployment=deployment, status=deployment.status,
         traffic_percent=deployment.traffic_percent, at=at, user=user,
@@ -111,7 +111,7 @@ def _stop(deployment, *, status, at, user, principal, reason, replaced_by=None):
     if replaced_by is not None:
         deployment.replaced_by = replaced_by
     deployment.save()
-    _log(deployment, at=at, user=user, principal=principal, reason=reason)
+    _add_status_change(deployment, at=at, user=user, principal=principal, reason=reason)
 
 
 def _retire_others(deployment, *, at, user, principal, reason):
@@ -135,7 +135,7 @@ def _activate(deployment, *, at, user, principal, reason):
     deployment.status = DeploymentStatus.ACTIVE
     deployment.active_from = at
     deployment.save()
-    _log(deployment, at=at, user=user, principal=principal, reason=reason)
+    _add_status_change(deployment, at=at, user=user, principal=principal, reason=reason)
 
 
 def _save_variables(deployment, variables, stored=None):
@@ -264,7 +264,8 @@ def record_deployment(*, model_version, endpoint, deployment_method, rolling_str
         _activate(deployment, at=min(deployment.create_at, now), user=user,
                   principal=principal, reason=reason)
     else:
-        _log(deployment, at=deployment.create_at, user=user, principal=principal, reason=reason)
+        _add_status_change(deployment, at=deployment.create_at, user=user, principal=principal,
+                           reason=reason)
     return deployment
 
 
@@ -332,7 +333,7 @@ def promote(*, deployment, at=None, user=None, principal=None):
     if retired or deployment.traffic_percent != 100:
         deployment.traffic_percent = 100
         deployment.save()
-        _log(deployment, at=at, user=user, principal=principal, reason="promoted")
+        _add_status_change(deployment, at=at, user=user, principal=principal, reason="promoted")
     return deployment
 
 
@@ -420,7 +421,7 @@ def update_deployment(*, deployment, user=None, principal=None, **fields):
     deployment.full_clean(validate_constraints=False, validate_unique=False)
     deployment.save()
     if traffic_changed:
-        _log(deployment, at=timezone.now(), user=user, principal=principal,
+        _add_status_change(deployment, at=timezone.now(), user=user, principal=principal,
              reason=f"traffic {deployment.traffic_percent}%")
     if "environment_variables" in fields:
         _save_variables(deployment, list(fields["environment_variables"]))

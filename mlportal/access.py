@@ -17,7 +17,7 @@ A model says how it is governed with class attributes:
 - `shared_namespaces_lookup` ("models__namespace__path"): the row is shared by rows in
   many namespaces (data sources); any editor may add one, changing or deleting it needs
   a grant on every namespace that uses it (an unused one: any editor);
-- `owner_field` ("user"): the row belongs to a user (tokens): only they (and
+- `user_field` ("user"): the row belongs to a user (tokens): only they (and
   superusers) see and change it;
 - `auditors_only = True`: the audit trail;
 - `write_role`: the role writing needs (default `editor`; grants need `owner`).
@@ -142,7 +142,7 @@ def governed(model):
     """Does the rule say more about `model` than "signed-in users read, superusers write"?"""
     return any(
         getattr(model, attribute, None)
-        for attribute in ("namespace_lookup", "shared_namespaces_lookup", "owner_field")
+        for attribute in ("namespace_lookup", "shared_namespaces_lookup", "user_field")
     )
 
 
@@ -159,10 +159,10 @@ def can(user, action, model_or_obj, *, role=None):
     obj = None if isinstance(model_or_obj, type) else model_or_obj
     if getattr(model, "auditors_only", False):
         return action in READ_ACTIONS and can_view_audit(user)
-    owner_field = getattr(model, "owner_field", None)
-    if owner_field:
+    user_field = getattr(model, "user_field", None)
+    if user_field:
         return (user.is_superuser or obj is None
-                or getattr(obj, f"{owner_field}_id") == user.pk)
+                or getattr(obj, f"{user_field}_id") == user.pk)
     if action in READ_ACTIONS or user.is_superuser:
         return True
     namespaced = getattr(model, "namespace_lookup", None)
@@ -187,9 +187,9 @@ def restrict(queryset, user, action="view", *, role=None):
         return queryset.none()
     if getattr(model, "auditors_only", False):
         return queryset if action in READ_ACTIONS and can_view_audit(user) else queryset.none()
-    owner_field = getattr(model, "owner_field", None)
-    if owner_field:
-        return queryset if user.is_superuser else queryset.filter(**{owner_field: user})
+    user_field = getattr(model, "user_field", None)
+    if user_field:
+        return queryset if user.is_superuser else queryset.filter(**{user_field: user})
     if action in READ_ACTIONS or user.is_superuser:
         return queryset
     paths = [] if is_auditor(user) else granted_paths(user, role or required_role(model))
@@ -211,16 +211,16 @@ def restrict(queryset, user, action="view", *, role=None):
 def require(user, action, model_or_obj):
     """`can`, or PermissionDenied naming what is refused."""
     if not can(user, action, model_or_obj):
-        raise PermissionDenied(refusal(user, action, model_or_obj))
+        raise PermissionDenied(refusal_reason(user, action, model_or_obj))
 
 
-def refusal(user, action, model_or_obj):
+def refusal_reason(user, action, model_or_obj):
     """Why `can` says no, for the 403."""
     model = model_or_obj._meta.model
     what = model._meta.verbose_name
     if getattr(model, "auditors_only", False):
         return "The audit trail is for auditors."
-    if getattr(model, "owner_field", None):
+    if getattr(model, "user_field", None):
         return f"This {what} is not yours."
     if is_auditor(user) and not user.is_superuser:
         return "Auditors read; they do not write."
@@ -325,12 +325,12 @@ class PortalPermission(permissions.BasePermission):
         model = getattr(getattr(view, "queryset", None), "model", None)
         if model is None or can(request.user, action, model):
             return True
-        self.message = refusal(request.user, action, model)
+        self.message = refusal_reason(request.user, action, model)
         return False
 
     def has_object_permission(self, request, view, obj):
         action = self._action(request, view)
         if can(request.user, action, obj):
             return True
-        self.message = refusal(request.user, action, obj)
+        self.message = refusal_reason(request.user, action, obj)
         return False

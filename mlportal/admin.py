@@ -8,8 +8,8 @@ from django.template.response import TemplateResponse
 from mlportal import access
 from mlportal.fields import encrypted_field_names, secret_display_name
 from mlportal.forms import JSONEditorField
-from mlportal.models import Grant, ObjectChange, Token
-from mlportal.services import revoke_token, save_grant, save_new_token
+from mlportal.models import ObjectChange, Token
+from mlportal.services import revoke_token, save_new_token
 
 
 def _autocomplete_source(request):
@@ -266,23 +266,6 @@ class TokenAdmin(PortalModelAdmin):
     def revoke(self, request, queryset):
         for token in queryset:
             revoke_token(token)
-
-
-@admin.register(Grant)
-class GrantAdmin(PortalModelAdmin):
-    list_display = ["namespace", "user", "group", "role", "update_at"]
-    list_select_related = ["namespace", "user", "group"]
-    list_filter = ["role"]
-    search_fields = ["namespace__path", "user__username", "group__name"]
-    autocomplete_fields = ["namespace"]
-    fields = ["namespace", "user", "group", "role", "create_at", "update_at"]
-    readonly_fields = ["create_at", "update_at"]
-
-    def save_model(self, request, obj, form, change):
-        save_grant(
-            instance=obj, namespace=obj.namespace.path, user=obj.user, group=obj.group,
-            role=obj.role,
-        )
 
 
 @admin.register(ObjectChange)

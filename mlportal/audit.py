@@ -108,29 +108,29 @@ def _audited(model):
     return getattr(model, "audited", False)
 
 
-_link_owners = None
+_link_holders = None
 
 
-def _owner_field(link_model):
+def _holder_field(link_model):
     """For the explicit `through` model of an audited row's many-to-many field: the name of
     its foreign key to that row; else None."""
-    global _link_owners
-    if _link_owners is None:
-        _link_owners = {
+    global _link_holders
+    if _link_holders is None:
+        _link_holders = {
             m2m.remote_field.through: m2m.m2m_field_name()
             for model in apps.get_models() if _audited(model)
             for m2m in model._meta.many_to_many
             if not m2m.remote_field.through._meta.auto_created
         }
-    return _link_owners.get(link_model)
+    return _link_holders.get(link_model)
 
 
-def _owner_of_link(link_model, link):
-    name = _owner_field(link_model)
+def _holder_of_link(link_model, link):
+    name = _holder_field(link_model)
     if name is None:
         return None
-    owner_field = link_model._meta.get_field(name)
-    return owner_field.related_model, getattr(link, owner_field.attname)
+    foreign_key = link_model._meta.get_field(name)
+    return foreign_key.related_model, getattr(link, foreign_key.attname)
 
 
 def _before_save(sender, instance, raw=False, **kwargs):
@@ -139,9 +139,9 @@ def _before_save(sender, instance, raw=False, **kwargs):
     if _audited(sender):
         stored = None if instance._state.adding else _stored(sender, instance.pk)
         instance._audit_before = snapshot(stored) if stored is not None else None
-    elif (owner := _owner_of_link(sender, instance)) is not None:
-        stored_owner = _stored(*owner)
-        instance._audit_owner_before = snapshot(stored_owner) if stored_owner else None
+    elif (holder := _holder_of_link(sender, instance)) is not None:
+        stored_holder = _stored(*holder)
+        instance._audit_holder_before = snapshot(stored_holder) if stored_holder else None
 
 
 def _after_save(sender, instance, created, raw=False, **kwargs):
@@ -152,42 +152,42 @@ def _after_save(sender, instance, created, raw=False, **kwargs):
         action = ChangeAction.CREATE if created or before is None else ChangeAction.UPDATE
         _record(instance, action, before, snapshot(instance))
         instance._audit_before = None
-    elif (owner := _owner_of_link(sender, instance)) is not None:
-        _record_owner_update(owner, getattr(instance, "_audit_owner_before", None))
+    elif (holder := _holder_of_link(sender, instance)) is not None:
+        _record_holder_update(holder, getattr(instance, "_audit_holder_before", None))
 
 
-def _record_owner_update(owner, before):
-    stored_owner = _stored(*owner)
-    if stored_owner is not None and before is not None:
-        _record(stored_owner, ChangeAction.UPDATE, before, snapshot(stored_owner))
+def _record_holder_update(holder, before):
+    stored_holder = _stored(*holder)
+    if stored_holder is not None and before is not None:
+        _record(stored_holder, ChangeAction.UPDATE, before, snapshot(stored_holder))
 
 
-def _deleting_owner_too(owner_model, origin):
+def _deleting_holder_too(holder_model, origin):
     # Deleting a row deletes its links first; the row's own delete record covers them.
     if isinstance(origin, models.QuerySet):
-        return issubclass(origin.model, owner_model)
-    return isinstance(origin, owner_model)
+        return issubclass(origin.model, holder_model)
+    return isinstance(origin, holder_model)
 
 
 def _before_delete(sender, instance, origin=None, **kwargs):
     if _audited(sender):
         instance._audit_before = snapshot(instance)
-    elif (owner := _owner_of_link(sender, instance)) is not None:
-        if _deleting_owner_too(owner[0], origin):
-            instance._audit_owner_before = None
+    elif (holder := _holder_of_link(sender, instance)) is not None:
+        if _deleting_holder_too(holder[0], origin):
+            instance._audit_holder_before = None
         else:
-            stored_owner = _stored(*owner)
-            instance._audit_owner_before = snapshot(stored_owner) if stored_owner else None
+            stored_holder = _stored(*holder)
+            instance._audit_holder_before = snapshot(stored_holder) if stored_holder else None
 
 
 def _after_delete(sender, instance, **kwargs):
     if _audited(sender):
         _record(instance, ChangeAction.DELETE, instance._audit_before, None)
-    elif (owner := _owner_of_link(sender, instance)) is not None:
-        _record_owner_update(owner, getattr(instance, "_audit_owner_before", None))
+    elif (holder := _holder_of_link(sender, instance)) is not None:
+        _record_holder_update(holder, getattr(instance, "_audit_holder_before", None))
 
 
-def _m2m_owners(sender, instance, reverse, model, pk_set):
+def _m2m_holders(sender, instance, reverse, model, pk_set):
     """The audited rows whose many-to-many field this change alters."""
     if not reverse:
         return [(instance.__class__, instance.pk)] if _audited(instance.__class__) else []
@@ -206,13 +206,13 @@ def _m2m_changed(sender, instance, action, reverse, model, pk_set, **kwargs):
         return
     if action.startswith("pre_"):
         instance._audit_m2m_before = {
-            owner: snapshot(stored)
-            for owner in _m2m_owners(sender, instance, reverse, model, pk_set)
-            if (stored := _stored(*owner)) is not None
+            holder: snapshot(stored)
+            for holder in _m2m_holders(sender, instance, reverse, model, pk_set)
+            if (stored := _stored(*holder)) is not None
         }
         return
-    for owner, before in getattr(instance, "_audit_m2m_before", {}).items():
-        _record_owner_update(owner, before)
+    for holder, before in getattr(instance, "_audit_m2m_before", {}).items():
+        _record_holder_update(holder, before)
     instance._audit_m2m_before = {}
 
 

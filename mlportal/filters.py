@@ -37,3 +37,12 @@ class WithinNamespaceFilter(django_filters.CharFilter):
         if value in EMPTY_VALUES:
             return queryset
         return queryset.filter(within_q(self.field_name, [value.rstrip("/")]))
+
+
+class PortalFilterSet(django_filters.FilterSet):
+    """Base of the FilterSets of every resource: the `create_at` and `update_at` ranges
+    (`?create_at_after=...&create_at_before=...`). A resource whose rows are not filtered by
+    one of them sets it to None."""
+
+    create_at = django_filters.IsoDateTimeFromToRangeFilter()
+    update_at = django_filters.IsoDateTimeFromToRangeFilter()

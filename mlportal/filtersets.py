@@ -9,9 +9,9 @@ from django.utils.dateparse import parse_date, parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
-from mlportal.choices import ChangeAction, Role
-from mlportal.filters import WithinNamespaceFilter
-from mlportal.models import Grant, ObjectChange, Token
+from mlportal.choices import ChangeAction
+from mlportal.filters import PortalFilterSet, WithinNamespaceFilter
+from mlportal.models import ObjectChange, Token
 
 
 def audited_models():
@@ -117,31 +117,12 @@ class ObjectChangeFilterSet(django_filters.FilterSet):
         fields = []
 
 
-class GrantFilterSet(django_filters.FilterSet):
-    namespace = django_filters.CharFilter(field_name="namespace__path")
-    within = WithinNamespaceFilter(field_name="namespace__path")
-    user = django_filters.CharFilter(field_name="user__username")
-    group = django_filters.CharFilter(field_name="group__name")
-    role = django_filters.ChoiceFilter(choices=Role.choices)
-    create_at = django_filters.IsoDateTimeFromToRangeFilter()
-    update_at = django_filters.IsoDateTimeFromToRangeFilter()
-    ordering = django_filters.OrderingFilter(
-        fields=[("namespace__path", "namespace"), ("user__username", "user"),
-                ("group__name", "group"), "role", "create_at", "update_at"]
-    )
-
-    class Meta:
-        model = Grant
-        fields = []
-
-
-
-class TokenFilterSet(django_filters.FilterSet):
+class TokenFilterSet(PortalFilterSet):
     usable = django_filters.BooleanFilter(method="filter_usable", label="Usable now")
-    create_at = django_filters.IsoDateTimeFromToRangeFilter()
     ordering = django_filters.OrderingFilter(
         fields=["create_at", "expires_at", "last_used_at", "revoked_at"]
     )
+    update_at = None  # not filtered by update time
 
     class Meta:
         model = Token

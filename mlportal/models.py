@@ -27,7 +27,7 @@ class Token(models.Model):
     """An API key. Only its digest is stored; the key itself is shown once, at creation."""
 
     audited = True
-    owner_field = "user"
+    user_field = "user"
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"

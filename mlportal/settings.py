@@ -1,4 +1,4 @@
-"""Settings for mlportal, read from the environment (see README, "Configuration").
+"""Settings for mlportal, read from the environment (see docs/operators.md, "Configuration").
 
 The embedded defaults (SQLite in the project, artifacts on the local filesystem)
 make a fresh clone run with no configuration; production sets DATABASE_URL,
@@ -121,7 +121,7 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "pages:search"
 LOGOUT_REDIRECT_URL = "login"
 
-# HTTPS deployments (README, "Production settings"): DJANGO_HTTPS=1 turns on everything
+# HTTPS deployments (docs/operators.md, "Production settings"): DJANGO_HTTPS=1 turns on everything
 # below; each variable overrides its part. `manage.py check --deploy` is then clean.
 HTTPS = env_flag("DJANGO_HTTPS")
 SECURE_SSL_REDIRECT = env_flag("DJANGO_SECURE_SSL_REDIRECT", HTTPS)

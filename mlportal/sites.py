@@ -35,4 +35,4 @@ class PortalAdminSite(admin.AdminSite):
         return PortalAutocompleteJsonView.as_view(admin_site=self)(request)
 
     def login(self, request, extra_context=None):
-        return throttling.refusal(request) or super().login(request, extra_context)
+        return throttling.locked_out_response(request) or super().login(request, extra_context)

@@ -64,7 +64,7 @@ def connect_signals():
     user_login_failed.connect(_record_failure, dispatch_uid="login_throttle_failures")
 
 
-def refusal(request):
+def locked_out_response(request):
     """A 429 for a sign-in POST from a throttled client address; None when it may try."""
     wait = retry_after(request) if request.method == "POST" else None
     if wait is None:
@@ -81,7 +81,7 @@ class ThrottledLoginView(LoginView):
     """Django's sign-in page, answering 429 while the client address is throttled."""
 
     def post(self, request, *args, **kwargs):
-        return refusal(request) or super().post(request, *args, **kwargs)
+        return locked_out_response(request) or super().post(request, *args, **kwargs)
 
 
 class ThrottledModelBackend(ModelBackend):

@@ -1,12 +1,12 @@
 import django_filters
 from django.db.models import Q
 
-from mlportal.filters import TextSearchFilter, WithinNamespaceFilter
+from mlportal.filters import PortalFilterSet, TextSearchFilter, WithinNamespaceFilter
 from registry.choices import VersionStatus
 from registry.models import Alias, Artifact, ModelVersion
 
 
-class ModelVersionFilterSet(django_filters.FilterSet):
+class ModelVersionFilterSet(PortalFilterSet):
     namespace = django_filters.CharFilter(field_name="catalog_model__namespace__path")
     within = WithinNamespaceFilter(field_name="catalog_model__namespace__path")
     model_name = django_filters.CharFilter(field_name="catalog_model__model_name")
@@ -19,8 +19,6 @@ class ModelVersionFilterSet(django_filters.FilterSet):
     q = TextSearchFilter(search_fields=[
         "description", "created_by", "catalog_model__model_name", "catalog_model__namespace__path",
     ])
-    create_at = django_filters.IsoDateTimeFromToRangeFilter()
-    update_at = django_filters.IsoDateTimeFromToRangeFilter()
     ordering = django_filters.OrderingFilter(fields=[
         ("catalog_model__namespace__path", "namespace"),
         ("catalog_model__model_name", "model_name"),
@@ -39,13 +37,13 @@ class ModelVersionFilterSet(django_filters.FilterSet):
 
 
 
-class ArtifactFilterSet(django_filters.FilterSet):
+class ArtifactFilterSet(PortalFilterSet):
     name = django_filters.CharFilter()
     stored = django_filters.BooleanFilter(method="filter_stored", label="Uploaded (not linked)")
     sha256 = django_filters.CharFilter(lookup_expr="iexact")
     q = TextSearchFilter(search_fields=["name", "uri"])
-    create_at = django_filters.IsoDateTimeFromToRangeFilter()
     ordering = django_filters.OrderingFilter(fields=["name", "size", "create_at"])
+    update_at = None  # not filtered by update time
 
     class Meta:
         model = Artifact
@@ -56,7 +54,7 @@ class ArtifactFilterSet(django_filters.FilterSet):
 
 
 
-class AliasFilterSet(django_filters.FilterSet):
+class AliasFilterSet(PortalFilterSet):
     namespace = django_filters.CharFilter(field_name="catalog_model__namespace__path")
     model_name = django_filters.CharFilter(field_name="catalog_model__model_name")
     alias = django_filters.CharFilter(field_name="name")
@@ -64,8 +62,6 @@ class AliasFilterSet(django_filters.FilterSet):
     q = TextSearchFilter(search_fields=[
         "name", "catalog_model__model_name", "catalog_model__namespace__path",
     ])
-    create_at = django_filters.IsoDateTimeFromToRangeFilter()
-    update_at = django_filters.IsoDateTimeFromToRangeFilter()
     ordering = django_filters.OrderingFilter(fields=[
         ("catalog_model__namespace__path", "namespace"),
         ("catalog_model__model_name", "model_name"),

@@ -115,7 +115,7 @@ def register_version(*, namespace, model_name, model_version=None, description="
     )
     if create_at is not None:
         version.create_at = create_at
-    version.full_clean(exclude=RELATED, validate_constraints=False)
+    version.full_clean(exclude=FOREIGN_KEYS_AT_HAND, validate_constraints=False)
     version.save()
     for row in [*links, *new_tags]:
         row.version = version
@@ -124,7 +124,7 @@ def register_version(*, namespace, model_name, model_version=None, description="
 
 
 # Rows are built from objects already at hand: no query to check that they exist.
-RELATED = ["catalog_model", "version", "registered_by"]
+FOREIGN_KEYS_AT_HAND = ["catalog_model", "version", "registered_by"]
 
 
 def _new_links(documents, user):
@@ -149,7 +149,7 @@ def _checked(rows, field, name_of):
     errors = []
     for row in rows:
         try:
-            row.full_clean(exclude=RELATED, validate_constraints=False)
+            row.full_clean(exclude=FOREIGN_KEYS_AT_HAND, validate_constraints=False)
         except ValidationError as exc:
             errors.append(f"{name_of(row)}: {'; '.join(exc.messages)}")
     if errors:
@@ -201,7 +201,7 @@ def link_artifact(*, version, name, uri, user=None):
     """Record an artifact that already exists elsewhere (s3://, gs://, https://, ...)."""
     _check_artifact_name(version, name)
     artifact = Artifact(version=version, name=name, uri=uri, registered_by=user)
-    artifact.full_clean(exclude=RELATED, validate_constraints=False)
+    artifact.full_clean(exclude=FOREIGN_KEYS_AT_HAND, validate_constraints=False)
     artifact.save()
     return artifact
 
@@ -345,7 +345,7 @@ def _record_upload(*, version, name, uri, storage_key, size, sha256, user, reser
         ))
     artifact = Artifact(version=version, name=name, uri=uri, storage_key=storage_key,
                         size=size, sha256=sha256, registered_by=user)
-    artifact.full_clean(exclude=RELATED, validate_constraints=False)
+    artifact.full_clean(exclude=FOREIGN_KEYS_AT_HAND, validate_constraints=False)
     artifact.save()
     return artifact
 
@@ -387,7 +387,7 @@ def update_version(*, version, description=None, status=None, tags=None):
         version.description = description
     if status is not None:
         version.status = status
-    version.full_clean(exclude=RELATED, validate_constraints=False)
+    version.full_clean(exclude=FOREIGN_KEYS_AT_HAND, validate_constraints=False)
     version.save()
     if tags is not None:
         set_tags(version=version, tags=tags)
@@ -434,7 +434,7 @@ def set_alias(*, version, name):
     if created:
         alias = Alias(catalog_model=catalog_model, name=name)
     alias.version = version
-    alias.full_clean(exclude=RELATED, validate_constraints=False)
+    alias.full_clean(exclude=FOREIGN_KEYS_AT_HAND, validate_constraints=False)
     alias.save()
     return alias, created
 

@@ -10,11 +10,11 @@ from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from catalog.models import DataSource
-from catalog.services import save_catalog_model, save_data_source
+from catalog.services import save_catalog_model, save_data_source, save_grant
 from deployments.services import change_status, record_deployment
 from mlportal import access, audit
 from mlportal.models import Token
-from mlportal.services import save_grant, save_new_token
+from mlportal.services import save_new_token
 from registry.models import Artifact, ModelVersion
 from tests.helpers import PROD, STAGING, day
 

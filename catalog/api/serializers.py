@@ -1,3 +1,5 @@
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.urls import reverse
 from rest_framework import serializers
 
@@ -5,10 +7,12 @@ from catalog import services
 from catalog.documents import ConnectionField
 from catalog.models import CatalogSource, DataSource, Namespace
 from catalog.validators import validate_namespace_path
-from mlportal.api.base import ModelSerializer
+from mlportal.api.base import PortalModelSerializer
+from mlportal.choices import Role
+from mlportal.models import Grant
 
 
-class NamespaceSerializer(ModelSerializer):
+class NamespaceSerializer(PortalModelSerializer):
     path = serializers.CharField(max_length=255, validators=[validate_namespace_path])
     parent = serializers.CharField(source="parent.path", read_only=True, default=None)
 
@@ -32,7 +36,7 @@ class NamespaceSerializer(ModelSerializer):
         )
 
 
-class DataSourceSerializer(ModelSerializer):
+class DataSourceSerializer(PortalModelSerializer):
     connection = ConnectionField(required=False)
     models = serializers.SerializerMethodField()
 
@@ -59,7 +63,7 @@ class ValidateInputSerializer(serializers.Serializer):
     errors = serializers.ListField(child=serializers.DictField())
 
 
-class CatalogSourceSerializer(ModelSerializer):
+class CatalogSourceSerializer(PortalModelSerializer):
     """A Git repository whose catalog documents are loaded into the catalog."""
 
     webhook_secret = serializers.CharField(
@@ -93,3 +97,43 @@ class CatalogSourceSerializer(ModelSerializer):
 
     def update(self, instance, validated_data):
         return services.save_catalog_source(instance=instance, **validated_data)
+
+
+class GrantSerializer(PortalModelSerializer):
+    """{"namespace": "/team_a", "user": "alice", "role": "editor"} (or "group" for "user")."""
+
+    namespace = serializers.CharField(
+        source="namespace.path", max_length=255, validators=[validate_namespace_path]
+    )
+    user = serializers.SlugRelatedField(
+        slug_field="username", queryset=get_user_model().objects.all(), required=False,
+        allow_null=True,
+    )
+    group = serializers.SlugRelatedField(
+        slug_field="name", queryset=Group.objects.all(), required=False, allow_null=True
+    )
+    role = serializers.ChoiceField(choices=Role.choices, required=False, default=Role.EDITOR)
+
+    class Meta:
+        model = Grant
+        fields = ["id", "namespace", "user", "group", "role", "create_at", "update_at"]
+
+    def validate(self, attrs):
+        user = attrs.get("user", self.instance.user if self.instance else None)
+        group = attrs.get("group", self.instance.group if self.instance else None)
+        if (user is None) == (group is None):
+            raise serializers.ValidationError(
+                {"user": ["Grant to a user or to a group: give exactly one of \"user\" and "
+                          "\"group\"."]}
+            )
+        return attrs
+
+    def _save(self, instance, validated_data):
+        namespace = validated_data.pop("namespace", {}).get("path")
+        return services.save_grant(instance=instance, namespace=namespace, **validated_data)
+
+    def create(self, validated_data):
+        return self._save(None, validated_data)
+
+    def update(self, instance, validated_data):
+        return self._save(instance, validated_data)

@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from catalog.api.serializers import (
     CatalogSourceSerializer,
     DataSourceSerializer,
+    GrantSerializer,
     NamespaceSerializer,
     ValidateInputSerializer,
 )
@@ -20,12 +21,14 @@ from catalog.filtersets import (
     CatalogModelFilterSet,
     CatalogSourceFilterSet,
     DataSourceFilterSet,
+    GrantFilterSet,
     NamespaceFilterSet,
 )
 from catalog.git import GitError
 from catalog.models import CatalogModel, CatalogSource, DataSource, Namespace
 from catalog.sync import sync_catalog_source
 from mlportal.api.base import PortalViewSet
+from mlportal.models import Grant
 
 
 class RepositoryUnavailable(exceptions.APIException):
@@ -131,3 +134,9 @@ class CatalogSourceViewSet(PortalViewSet):
             return Response({"detail": f"Ignored: a push to {pushed_ref}; this source reads "
                                        f"{source.ref}."})
         return Response(self._sync(source).as_result())
+
+
+class GrantViewSet(PortalViewSet):
+    queryset = Grant.objects.select_related("namespace", "user", "group")
+    serializer_class = GrantSerializer
+    filterset_class = GrantFilterSet

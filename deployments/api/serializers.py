@@ -12,7 +12,7 @@ from deployments.models import (
     serving_endpoints,
 )
 from deployments.validators import validate_variable_name
-from mlportal.api.base import ModelSerializer, Timestamp
+from mlportal.api.base import PortalModelSerializer, Timestamp
 from registry.api.serializers import ModelVersionSerializer
 from registry.services import find_version
 
@@ -43,7 +43,7 @@ class EnvironmentVariableSerializer(serializers.Serializer):
         return document
 
 
-class StatusChangeSerializer(ModelSerializer):
+class StatusChangeSerializer(PortalModelSerializer):
     user = serializers.CharField(source="user_name", read_only=True)
 
     class Meta:
@@ -52,7 +52,7 @@ class StatusChangeSerializer(ModelSerializer):
         read_only_fields = fields
 
 
-class DeploymentSerializer(ModelSerializer):
+class DeploymentSerializer(PortalModelSerializer):
     """The user's deployment document (examples/deployment.json) plus id and what the server
     keeps: status, when it served (active_from, active_until), what replaced it, its status
     history and update_at. The version is addressed by namespace, model_name, model_version."""
@@ -119,7 +119,7 @@ class DeploymentSerializer(ModelSerializer):
                                           **validated_data)
 
 
-class DeploymentSummarySerializer(ModelSerializer):
+class DeploymentSummarySerializer(PortalModelSerializer):
     """Where a version is deployed, for the version's own document:
     `deployments = DeploymentSummarySerializer(many=True, read_only=True)` with the version
     queryset prefetching `DEPLOYMENTS_OF_VERSION`."""

@@ -19,7 +19,9 @@ class Timestamp(serializers.DateTimeField):
         return value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-class ModelSerializer(serializers.ModelSerializer):
+# DRF's ModelSerializer with the portal's timestamps and its access check on save. (A comment,
+# not a docstring: the OpenAPI schema would describe every resource without one by it.)
+class PortalModelSerializer(serializers.ModelSerializer):
     serializer_field_mapping = {
         **serializers.ModelSerializer.serializer_field_mapping,
         models.DateTimeField: Timestamp,
@@ -39,6 +41,8 @@ class ModelSerializer(serializers.ModelSerializer):
         return super().save(**kwargs)
 
 
+# The docstring describes every resource without one in the OpenAPI schema: the serializer's
+# save it names is PortalModelSerializer.save.
 class PortalViewSet(viewsets.ModelViewSet):
     """Base of every API resource: rows pass through the access rule; writes are atomic.
 

@@ -1,12 +1,8 @@
-from django.contrib.auth import authenticate, get_user_model
-from django.contrib.auth.models import Group
+from django.contrib.auth import authenticate
 from rest_framework import serializers
 
-from catalog.validators import validate_namespace_path
-from mlportal import services
-from mlportal.api.base import ModelSerializer, Timestamp
-from mlportal.choices import Role
-from mlportal.models import Grant, ObjectChange, Token
+from mlportal.api.base import PortalModelSerializer, Timestamp
+from mlportal.models import ObjectChange, Token
 
 
 class TokenRequestSerializer(serializers.Serializer):
@@ -31,7 +27,7 @@ class TokenRequestSerializer(serializers.Serializer):
         return attrs
 
 
-class TokenSerializer(ModelSerializer):
+class TokenSerializer(PortalModelSerializer):
     """A token as its user sees it: never the key, which is shown once at creation."""
 
     user = serializers.CharField(source="user.get_username", read_only=True)
@@ -53,46 +49,6 @@ class NewTokenSerializer(TokenSerializer):
     class Meta(TokenSerializer.Meta):
         fields = ["token", *TokenSerializer.Meta.fields]
         read_only_fields = fields
-
-
-class GrantSerializer(ModelSerializer):
-    """{"namespace": "/team_a", "user": "alice", "role": "editor"} (or "group" for "user")."""
-
-    namespace = serializers.CharField(
-        source="namespace.path", max_length=255, validators=[validate_namespace_path]
-    )
-    user = serializers.SlugRelatedField(
-        slug_field="username", queryset=get_user_model().objects.all(), required=False,
-        allow_null=True,
-    )
-    group = serializers.SlugRelatedField(
-        slug_field="name", queryset=Group.objects.all(), required=False, allow_null=True
-    )
-    role = serializers.ChoiceField(choices=Role.choices, required=False, default=Role.EDITOR)
-
-    class Meta:
-        model = Grant
-        fields = ["id", "namespace", "user", "group", "role", "create_at", "update_at"]
-
-    def validate(self, attrs):
-        user = attrs.get("user", self.instance.user if self.instance else None)
-        group = attrs.get("group", self.instance.group if self.instance else None)
-        if (user is None) == (group is None):
-            raise serializers.ValidationError(
-                {"user": ["Grant to a user or to a group: give exactly one of \"user\" and "
-                          "\"group\"."]}
-            )
-        return attrs
-
-    def _save(self, instance, validated_data):
-        namespace = validated_data.pop("namespace", {}).get("path")
-        return services.save_grant(instance=instance, namespace=namespace, **validated_data)
-
-    def create(self, validated_data):
-        return self._save(None, validated_data)
-
-    def update(self, instance, validated_data):
-        return self._save(instance, validated_data)
 
 
 class ObjectChangeSerializer(serializers.ModelSerializer):

@@ -4,7 +4,6 @@ from rest_framework.routers import SimpleRouter
 from mlportal.api import views
 
 router = SimpleRouter()
-router.register("grants", views.GrantViewSet)
 router.register("tokens", views.TokenViewSet)
 router.register("changes", views.ObjectChangeViewSet)
 

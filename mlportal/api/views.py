@@ -10,16 +10,15 @@ from rest_framework.views import APIView
 
 from mlportal import access
 from mlportal.api import schema
-from mlportal.api.base import PortalViewSet, ReadOnlyPortalViewSet
+from mlportal.api.base import ReadOnlyPortalViewSet
 from mlportal.api.serializers import (
-    GrantSerializer,
     NewTokenSerializer,
     ObjectChangeSerializer,
     TokenRequestSerializer,
     TokenSerializer,
 )
-from mlportal.filtersets import GrantFilterSet, ObjectChangeFilterSet, TokenFilterSet
-from mlportal.models import Grant, ObjectChange, Token
+from mlportal.filtersets import ObjectChangeFilterSet, TokenFilterSet
+from mlportal.models import ObjectChange, Token
 from mlportal.services import revoke_token, save_new_token
 from mlportal.throttling import LoginRateThrottle
 
@@ -61,12 +60,6 @@ class TokenViewSet(ReadOnlyPortalViewSet):
         """Revoke the token from now on (revoking again changes nothing)."""
         token = revoke_token(self.get_object())
         return Response(self.get_serializer(token).data)
-
-
-class GrantViewSet(PortalViewSet):
-    queryset = Grant.objects.select_related("namespace", "user", "group")
-    serializer_class = GrantSerializer
-    filterset_class = GrantFilterSet
 
 
 class CanViewAudit(permissions.BasePermission):

@@ -1,7 +1,7 @@
 """Full-text index for deployments: moved to the deployments app.
 
 Kept, without operations, so that the databases that applied it and those that did not
-agree; deployments' 0003_search_index create the indexes it used to create, unless they exist.
+agree; deployments' 0004_search_index create the indexes it used to create, unless they exist.
 """
 
 from django.db import migrations

@@ -143,7 +143,7 @@ class Kind(ABC):
         """The row's cells in the CSV export."""
 
 
-def _valid(filterset):
+def _filtered_or_none(filterset):
     return filterset.qs if filterset.is_valid() else None
 
 
@@ -154,7 +154,7 @@ class ModelKind(Kind):
     def results(self, q, chosen, since, until):
         after, before = _day_bounds(since, until)
         queryset = access.restrict(CatalogModel.objects.select_related("namespace"), self.user)
-        queryset = _valid(CatalogModelFilterSet(data={
+        queryset = _filtered_or_none(CatalogModelFilterSet(data={
             "within": chosen.get("namespace"), "owner": chosen.get("owner"),
             "data_source_type": chosen.get("data_source_type"),
             "create_at_after": after, "create_at_before": before,
@@ -279,7 +279,7 @@ class VersionKind(Kind):
         after, before = _day_bounds(since, until)
         queryset = access.restrict(
             ModelVersion.objects.select_related("catalog_model__namespace"), self.user)
-        queryset = _valid(ModelVersionFilterSet(data={
+        queryset = _filtered_or_none(ModelVersionFilterSet(data={
             "within": chosen.get("namespace"), "status": chosen.get("status"),
             "create_at_after": after, "create_at_before": before,
         }, queryset=queryset))
@@ -316,7 +316,7 @@ class DataSourceKind(Kind):
     def results(self, q, chosen, since, until):
         after, before = _day_bounds(since, until)
         queryset = access.restrict(DataSource.objects.all(), self.user)
-        queryset = _valid(DataSourceFilterSet(data={
+        queryset = _filtered_or_none(DataSourceFilterSet(data={
             "type": chosen.get("data_source_type"), "owner": chosen.get("owner"),
             "create_at_after": after, "create_at_before": before,
         }, queryset=queryset))
@@ -351,7 +351,7 @@ class DeploymentKind(Kind):
         after, before = _day_bounds(since, until)
         queryset = access.restrict(Deployment.objects.select_related(
             "catalog_model__namespace", "model_version"), self.user)
-        queryset = _valid(DeploymentFilterSet(data={
+        queryset = _filtered_or_none(DeploymentFilterSet(data={
             "within": chosen.get("namespace"), "status": chosen.get("status"),
             "deployment_method": chosen.get("deployment_method"),
             "environment": chosen.get("environment"),

@@ -3,7 +3,7 @@ from django.urls import reverse
 from rest_framework import serializers
 
 from catalog.validators import validate_model_name, validate_namespace_path
-from mlportal.api.base import ModelSerializer, Timestamp
+from mlportal.api.base import PortalModelSerializer, Timestamp
 from registry import services
 from registry.choices import VersionStatus
 from registry.models import Alias, Artifact, ModelVersion
@@ -72,7 +72,7 @@ IMMUTABLE = ("namespace", "model_name", "model_version", "create_at", "created_b
 # The API serves it with where the version is deployed added
 # (deployments.api.serializers.DeployedVersionSerializer): deployments build on the registry,
 # never the other way round.
-class ModelVersionSerializer(ModelSerializer):
+class ModelVersionSerializer(PortalModelSerializer):
     """The user's version document (examples/model_version.json) plus id and server fields."""
 
     namespace = serializers.CharField(
@@ -163,7 +163,7 @@ class ModelVersionSerializer(ModelSerializer):
         )
 
 
-class ArtifactSerializer(ModelSerializer):
+class ArtifactSerializer(PortalModelSerializer):
     """An artifact of a version: a link ({"name", "uri"}) or, sent as multipart with `file`,
     an upload."""
 
@@ -217,7 +217,7 @@ class ArtifactSerializer(ModelSerializer):
         )
 
 
-class AliasSerializer(ModelSerializer):
+class AliasSerializer(PortalModelSerializer):
     """An alias of a model, set by natural key: setting one that exists moves it."""
 
     namespace = serializers.CharField(

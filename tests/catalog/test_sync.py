@@ -297,7 +297,7 @@ def test_two_cards_for_one_model_fail_the_second(cards, run_sync):
 
 
 def test_a_model_managed_by_another_repository_is_not_taken_over(cards, run_sync, tmp_path):
-    from tests.catalog.conftest import GitRepo
+    from tests.helpers import GitRepo
 
     run_sync(cards.path)
     (tmp_path / "other").mkdir()

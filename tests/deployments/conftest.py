@@ -1,17 +1,10 @@
-from datetime import UTC, datetime
 
 import pytest
 
 from catalog.services import save_catalog_model
 from deployments import services
 from registry.services import register_version
-
-ENDPOINT = "https://abc.execute-api.us-east-1.amazonaws.com/doc_classification_prod"
-
-
-def at(text):
-    """A moment in the example's January 2023, e.g. at("01-15 12:00")."""
-    return datetime.strptime(f"2023-{text}", "%Y-%m-%d %H:%M").replace(tzinfo=UTC)
+from tests.helpers import ENDPOINT, at
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from catalog.services import save_catalog_model
 from deployments.admin import DeploymentInline
 from deployments.models import Deployment, EnvironmentVariable
 from registry.models import ModelVersion
-from tests.deployments.conftest import ENDPOINT, at
+from tests.helpers import ENDPOINT, at
 
 pytestmark = pytest.mark.django_db
 

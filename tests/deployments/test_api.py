@@ -1,7 +1,7 @@
 import pytest
 
 from deployments.models import Deployment, EnvironmentVariable
-from tests.deployments.conftest import ENDPOINT, at
+from tests.helpers import ENDPOINT, at
 
 pytestmark = pytest.mark.django_db
 

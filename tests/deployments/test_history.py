@@ -14,7 +14,7 @@ from deployments import services
 from deployments.models import Deployment
 from mlportal.api.errors import exception_handler
 from registry.models import ModelVersion
-from tests.deployments.conftest import ENDPOINT, at
+from tests.helpers import ENDPOINT, at
 
 pytestmark = pytest.mark.django_db
 

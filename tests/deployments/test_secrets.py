@@ -6,7 +6,7 @@ from django.urls import reverse
 
 from deployments.models import Deployment, EnvironmentVariable
 from mlportal.models import ObjectChange
-from tests.deployments.conftest import at
+from tests.helpers import at
 
 pytestmark = pytest.mark.django_db
 

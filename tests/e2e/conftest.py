@@ -5,10 +5,6 @@ from pathlib import Path
 
 import pytest
 
-# Playwright's sync API runs an event loop in this thread; Django refuses ORM calls from a
-# thread with a running loop unless told that this is deliberate.
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -20,26 +16,25 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.browser)
 
 
-@pytest.fixture(scope="session")
-def chromium():
+@pytest.fixture
+def browser_page(live_server, monkeypatch):
+    """A page of a fresh Chromium, on the live server."""
     if not CHROMIUM.exists():
         pytest.skip(f"Browser tests need Debian's Chromium at {CHROMIUM} "
                     "(apt-get install chromium); .ci/run installs it.")
+    # Playwright's sync API runs an event loop in this thread; Django refuses ORM calls from a
+    # thread with a running loop unless told that this is deliberate. Told for this test
+    # only: Playwright stops before the variable goes, and no other test runs beside a loop.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
+        context = browser.new_context(base_url=live_server.url, accept_downloads=True)
+        context.set_default_timeout(15_000)
+        yield context.new_page()
+        context.close()
         browser.close()
-
-
-@pytest.fixture
-def browser_page(chromium, live_server):
-    context = chromium.new_context(base_url=live_server.url, accept_downloads=True)
-    context.set_default_timeout(15_000)
-    page = context.new_page()
-    yield page
-    context.close()
 
 
 DESKTOP, PHONE = 1400, 390
@@ -51,14 +46,22 @@ def width(request):
 
 
 @pytest.fixture
-def screen(chromium, live_server, width):
-    """A page in a browser window `width` px wide (the `width` fixture: desktop and phone)."""
-    context = chromium.new_context(base_url=live_server.url, accept_downloads=True,
-                                   viewport={"width": width, "height": 900})
-    context.set_default_timeout(15_000)
-    page = context.new_page()
-    yield page
-    context.close()
+def screen(live_server, monkeypatch, width):
+    """A page of a fresh Chromium whose window is `width` px wide (desktop and phone)."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"Browser tests need Debian's Chromium at {CHROMIUM} "
+                    "(apt-get install chromium); .ci/run installs it.")
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        context = browser.new_context(base_url=live_server.url, accept_downloads=True,
+                                      viewport={"width": width, "height": 900})
+        context.set_default_timeout(15_000)
+        yield context.new_page()
+        context.close()
+        browser.close()
 
 
 def sign_in_admin(page, username, path="/admin/"):

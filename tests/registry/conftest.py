@@ -1,13 +1,10 @@
 import uuid
 
-import boto3
 import pytest
-from django.conf import settings
 from moto.server import ThreadedMotoServer
 
 from catalog.services import save_catalog_model
-
-S3_CREDENTIALS = {"access_key": "testing", "secret_key": "testing", "region_name": "us-east-1"}
+from tests.helpers import s3_client, s3_storage_settings
 
 
 @pytest.fixture(autouse=True)
@@ -29,26 +26,6 @@ def moto_endpoint():
     host, port = server.get_host_and_port()
     yield f"http://{host}:{port}"
     server.stop()
-
-
-def s3_client(endpoint):
-    return boto3.client(
-        "s3", endpoint_url=endpoint, aws_access_key_id=S3_CREDENTIALS["access_key"],
-        aws_secret_access_key=S3_CREDENTIALS["secret_key"],
-        region_name=S3_CREDENTIALS["region_name"],
-    )
-
-
-def s3_storage_settings(endpoint, bucket, **options):
-    """The settings' S3 artifact storage, pointed at `endpoint` and `bucket`."""
-    return {
-        "BACKEND": "registry.storage.ArtifactS3Storage",
-        "OPTIONS": {
-            "bucket_name": bucket, "endpoint_url": endpoint, "file_overwrite": False,
-            "default_acl": None, "querystring_expire": 300,
-            "transfer_config": settings.ARTIFACT_TRANSFER_CONFIG, **S3_CREDENTIALS, **options,
-        },
-    }
 
 
 @pytest.fixture

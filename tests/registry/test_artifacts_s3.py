@@ -10,7 +10,7 @@ from django.db import connection
 
 from registry import services
 from registry.models import Artifact, ArtifactUpload
-from tests.registry.conftest import s3_storage_settings
+from tests.helpers import s3_storage_settings
 
 pytestmark = pytest.mark.django_db
 

@@ -1,4 +1,4 @@
-"""Load the catalog documents of a Git repository into the catalog (see README,
+"""Load the catalog documents of a Git repository into the catalog (see docs/model-cards.md,
 "Model cards in Git")."""
 
 from django.core.exceptions import ValidationError

@@ -16,14 +16,13 @@ from django.db import transaction
 from django.utils.dateparse import parse_datetime
 
 from catalog.models import CatalogModel
-from catalog.services import save_catalog_model
+from catalog.services import save_catalog_model, save_grant
 from deployments import services as deployment_services
 from deployments.models import Deployment
 from mlportal import access
 from mlportal.choices import Role
 from mlportal.context import change_context
 from mlportal.models import Grant
-from mlportal.services import save_grant
 from registry import services as registry
 from registry.models import Artifact, ModelVersion
 

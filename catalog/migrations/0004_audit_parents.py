@@ -1,6 +1,5 @@
-"""The recorded changes of deployments and their environment variables get their catalog
-model as related object (their history is then one indexed filter,
-ObjectChange.objects.history_of)."""
+"""The recorded changes of catalog models (their own) get their catalog model as related
+object (their history is then one indexed filter, ObjectChange.objects.history_of)."""
 
 from django.db import migrations
 
@@ -9,15 +8,14 @@ from mlportal.audit import backfill_parents
 
 def backfill(apps, schema_editor):
     backfill_parents(apps, "catalog.CatalogModel", {
-        "deployments.Deployment": "catalog_model_id",
-        "deployments.EnvironmentVariable": "deployment__catalog_model_id",
+        "catalog.CatalogModel": "pk",
     })
 
 
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("deployments", "0001_initial"),
+        ("catalog", "0003_mask_url_passwords_in_audit_rows"),
         ("mlportal", "0005_objectchange_related_object"),
     ]
 

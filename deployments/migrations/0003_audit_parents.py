@@ -1,5 +1,5 @@
-"""The recorded changes of versions, artifacts, aliases and tags get their catalog model as
-related object (their history is then one indexed filter,
+"""The recorded changes of deployments and their environment variables get their catalog
+model as related object (their history is then one indexed filter,
 ObjectChange.objects.history_of)."""
 
 from django.db import migrations
@@ -9,17 +9,15 @@ from mlportal.audit import backfill_parents
 
 def backfill(apps, schema_editor):
     backfill_parents(apps, "catalog.CatalogModel", {
-        "registry.ModelVersion": "catalog_model_id",
-        "registry.Artifact": "version__catalog_model_id",
-        "registry.Alias": "catalog_model_id",
-        "registry.Tag": "version__catalog_model_id",
+        "deployments.Deployment": "catalog_model_id",
+        "deployments.EnvironmentVariable": "deployment__catalog_model_id",
     })
 
 
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("registry", "0002_artifacts_aliases_tags"),
+        ("deployments", "0002_endpoints_belong_to_a_namespace"),
         ("mlportal", "0005_objectchange_related_object"),
     ]
 

@@ -12,7 +12,11 @@ from mlportal.fulltext import gin_index
 
 def indexes(vendor):
     if vendor == "postgresql":
-        yield "deployment", gin_index("deployment_search", "endpoint", "environment")
+        yield "catalogmodel", gin_index("catalog_model_search", "model_name", "description",
+                                        "owner")
+        yield "catalogmodel", gin_index("catalog_model_name_search", "model_name")
+        yield "datasource", gin_index("data_source_search", "name", "type", "description",
+                                      "owner")
 
 
 def _exists(schema_editor, model, name):
@@ -23,7 +27,7 @@ def _exists(schema_editor, model, name):
 
 def create_indexes(apps, schema_editor):
     for model_name, index in indexes(schema_editor.connection.vendor):
-        model = apps.get_model("deployments", model_name)
+        model = apps.get_model("catalog", model_name)
         # Databases migrated before the indexes moved here have them from mlportal's 0002/0003.
         if not _exists(schema_editor, model, index.name):
             schema_editor.add_index(model, index)
@@ -31,14 +35,14 @@ def create_indexes(apps, schema_editor):
 
 def drop_indexes(apps, schema_editor):
     for model_name, index in indexes(schema_editor.connection.vendor):
-        model = apps.get_model("deployments", model_name)
+        model = apps.get_model("catalog", model_name)
         if _exists(schema_editor, model, index.name):
             schema_editor.remove_index(model, index)
 
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("deployments", "0002_audit_parents"),
+        ("catalog", "0004_audit_parents"),
     ]
 
     operations = [migrations.RunPython(create_indexes, drop_indexes)]

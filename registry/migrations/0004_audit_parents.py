@@ -1,0 +1,26 @@
+"""The recorded changes of versions, artifacts, aliases and tags get their catalog model as
+related object (their history is then one indexed filter,
+ObjectChange.objects.history_of)."""
+
+from django.db import migrations
+
+from mlportal.audit import backfill_parents
+
+
+def backfill(apps, schema_editor):
+    backfill_parents(apps, "catalog.CatalogModel", {
+        "registry.ModelVersion": "catalog_model_id",
+        "registry.Artifact": "version__catalog_model_id",
+        "registry.Alias": "catalog_model_id",
+        "registry.Tag": "version__catalog_model_id",
+    })
+
+
+class Migration(migrations.Migration):
+
+    dependencies = [
+        ("registry", "0003_artifact_uploads_under_way"),
+        ("mlportal", "0005_objectchange_related_object"),
+    ]
+
+    operations = [migrations.RunPython(backfill, migrations.RunPython.noop)]

@@ -8,8 +8,8 @@ Read-only pages like the others: login required, every queryset through the acce
 """
 
 import json
-import math
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
@@ -80,12 +80,13 @@ def _number(name, text, model):
 
 
 def _metric(value):
-    """A tag value that reads as a finite number (accuracy=0.93), else None."""
+    """A tag value that reads as a finite number (accuracy=0.93), else None. Decimal, so that
+    0.934 - 0.91 is 0.024 as people write it."""
     try:
-        number = float(value)
-    except (TypeError, ValueError):
+        number = Decimal(str(value).strip())
+    except (TypeError, ValueError, InvalidOperation):
         return None
-    return number if math.isfinite(number) else None
+    return number if number.is_finite() else None
 
 
 def _state(left, right, same):
@@ -103,8 +104,16 @@ class Row:
     b: object
     state: str
     note: str = ""
-    delta: float | None = None
+    delta: Decimal | None = None
     extra: dict = field(default_factory=dict)
+
+    @property
+    def delta_text(self):
+        """The difference as people write it: +0.024, -3, 0."""
+        if self.delta is None:
+            return ""
+        text = format(self.delta.normalize(), "f")
+        return text if self.delta <= 0 else f"+{text}"
 
     @property
     def sides(self):

@@ -50,7 +50,7 @@ def test_two_versions_are_compared_side_by_side(reader_client, compared):
         "different URI")
     assert artifacts["vocabulary"].state == "only-a"
     metrics = rows(page, "metric_rows")
-    assert round(metrics["accuracy"].delta, 6) == 0.024 and metrics["accuracy"].differs
+    assert metrics["accuracy"].delta_text == "+0.024" and metrics["accuracy"].differs
     assert metrics["f1"].state == "same" and metrics["f1"].delta == 0
     tags = rows(page, "tag_rows")
     # "nan" is not a metric: only finite numbers are.
@@ -62,6 +62,19 @@ def test_two_versions_are_compared_side_by_side(reader_client, compared):
     assert html.count('class="copy"') == 3
     assert 'data-copy="s3://abc_corp/claim/doc_classification/vocabulary/1.txt"' in html
     assert "these are the model's, the same for both" in html
+
+
+def test_metrics_read_as_people_write_them(reader_client, compared, superuser):
+    with audit.change_context(user=superuser, source="api"):
+        for version, loss in ((1, "1e-3"), (3, "0.0005")):
+            Tag.objects.create(version=compared[version], key="loss", value=loss)
+        Tag.objects.create(version=compared[3], key="accuracy", value=" 0.9 ")
+
+    page = reader_client.get(COMPARE, {"model": DOC, "a": "1", "b": "3"})
+
+    metrics = rows(page, "metric_rows")
+    assert metrics["loss"].delta_text == "-0.0005" and metrics["accuracy"].delta_text == "-0.01"
+    assert "▼ -0.0005" in page.content.decode()
 
 
 def test_where_each_version_runs_now(reader_client, compared):
@@ -187,6 +200,7 @@ def test_the_lineage_of_a_data_source_covers_every_model_it_feeds(reader_client,
     assert [s.name for s in fraud.also_fed_by] == ["policy events"]
     assert [(v.model_version, [d.endpoint for d in ds]) for v, ds in fraud.versions] == [
         (1, ["https://fraud.example.com/score"])]
+    assert "deprecated, still serving" in page.content.decode()
 
 
 def test_the_lineage_reads_in_as_many_queries_however_many_versions(reader_client, compared,

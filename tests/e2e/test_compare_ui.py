@@ -1,0 +1,174 @@
+"""Two versions side by side, copy buttons and lineages as a person sees them, at desktop
+and phone widths, on the demo data.
+
+SCREENSHOTS=<dir> also saves what the browser drew there (compare-<width>.png, ...)."""
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import assert_no_sideways_scroll, assert_seen
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+DOC_MODEL = "/models/abc_corp/claim/doc_classification/"
+COMPARE = "/compare/?model=/abc_corp/claim/doc_classification"
+SOURCE = "/data-sources/claim%20history%20datawarehouse/"
+
+
+@pytest.fixture
+def signed_in(screen, demo, live_server):
+    """Sign in as the auditor and open `path`, the clipboard allowed."""
+    from tests.e2e.conftest import sign_in_pages
+
+    screen.context.grant_permissions(["clipboard-read", "clipboard-write"],
+                                     origin=live_server.url)
+
+    def open_page(path):
+        sign_in_pages(screen, "auditor", path)
+        screen.wait_for_load_state()
+        assert "/accounts/login/" not in screen.url, screen.locator("main").inner_text()
+        return screen
+    return open_page
+
+
+@pytest.fixture
+def demo(settings, tmp_path, auditor):
+    from django.core.management import call_command
+
+    settings.STORAGES = {**settings.STORAGES, "artifacts": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": tmp_path / "artifacts", "base_url": None},
+    }}
+    call_command("load_demo", stdout=open(os.devnull, "w"))
+
+
+def snapshot(page, name, width):
+    directory = os.environ.get("SCREENSHOTS")
+    if directory:
+        Path(directory).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(directory) / f"{name}-{width}.png"), full_page=True)
+
+
+def clipboard(page):
+    return page.evaluate("navigator.clipboard.readText()")
+
+
+def test_two_versions_are_picked_on_the_model_page_and_shown_side_by_side(signed_in, width):
+    page = signed_in(DOC_MODEL)
+    link = page.locator("#compare-link")
+    assert_seen(link)
+    link.click()
+    page.wait_for_url(re.compile(r"/compare/\?model="))
+    picker = page.locator("form.compare-pick")
+    assert_seen(picker.get_by_role("button", name="Compare"))
+    picker.get_by_label("Version").select_option("2")
+    picker.get_by_label("with").select_option("3")
+    picker.get_by_role("button", name="Compare").click()
+    page.wait_for_url(re.compile(r"a=2&b=3"))
+
+    table = page.locator("#compare-table")
+    assert_seen(page.locator("h1", has_text="Compare versions of doc_classification"))
+    accuracy = table.locator("#compare-metrics tr", has_text="accuracy")
+    assert_seen(accuracy)
+    assert "▲ +0.024" in accuracy.inner_text()
+    assert_seen(accuracy.locator(".mark-differs"))
+    static_data = table.locator("#compare-artifacts tr", has_text="static_data")
+    assert "only in v2" in static_data.inner_text()
+    serving = table.locator("#compare-serving")
+    serving.scroll_into_view_if_needed()
+    assert "deployment" in serving.inner_text() and "since" in serving.inner_text()
+    assert_no_sideways_scroll(page)
+    snapshot(page, "compare", width)
+
+
+def test_the_copy_button_puts_the_uri_on_the_clipboard(signed_in):
+    page = signed_in(f"{COMPARE}&a=2&b=3")
+    button = page.locator("#compare-artifacts tr", has_text="static_data").locator(
+        "button.copy")
+    assert_seen(button)
+    uri = button.get_attribute("data-copy")
+    assert uri == "s3://abc_corp/claim/doc_classification/static_data/2.tar.gz"
+
+    button.click()
+
+    assert clipboard(page) == uri
+    assert button.inner_text() == "Copied"
+    assert_seen(button)
+    assert page.locator("#copy-status").inner_text() == f"Copied {uri}"
+    # The label comes back.
+    page.wait_for_function("b => b.textContent === 'Copy URI'", arg=button.element_handle())
+
+
+def test_the_copy_button_works_from_the_keyboard_on_the_model_page(signed_in, width):
+    page = signed_in(DOC_MODEL)
+    button = page.locator("#version-2 button.copy").first
+    assert_seen(button)
+    button.focus()
+
+    page.keyboard.press("Enter")
+
+    assert clipboard(page) == button.get_attribute("data-copy")
+    assert button.inner_text() == "Copied"
+    assert_no_sideways_scroll(page)
+    page.locator("#versions").screenshot(
+        path=str(Path(os.environ.get("SCREENSHOTS", "/nonexistent")) / f"versions-{width}.png")
+    ) if os.environ.get("SCREENSHOTS") else None
+
+
+def test_without_the_clipboard_api_the_copy_button_falls_back(signed_in):
+    page = signed_in(f"{COMPARE}&a=2&b=3")
+    page.add_init_script("navigator.clipboard.writeText = () => Promise.reject(new Error('no'))")
+    page.reload()
+    button = page.locator("#compare-artifacts button.copy").first
+
+    button.click()
+
+    assert button.inner_text() == "Copied"
+    assert clipboard(page) == button.get_attribute("data-copy")
+
+
+def test_a_version_the_model_lacks_is_said_plainly(signed_in):
+    page = signed_in(f"{COMPARE}&a=2&b=99")
+
+    assert_seen(page.locator("#compare-error", has_text="has no version 99"))
+    assert_seen(page.get_by_role("button", name="Compare"))
+    assert page.locator("#compare-table").count() == 0
+    assert_no_sideways_scroll(page)
+
+
+def test_the_lineage_of_a_model_goes_from_data_sources_to_endpoints(signed_in, width):
+    page = signed_in(DOC_MODEL)
+    link = page.locator("#lineage-link")
+    assert_seen(link)
+    link.click()
+    page.wait_for_url(re.compile(r"/lineage/\?model="))
+
+    tree = page.locator("#lineage")
+    assert_seen(tree.locator("#lineage-sources a", has_text="claim history datawarehouse"))
+    model = tree.locator("li.model").first
+    assert_seen(model.locator("a", has_text="doc_classification").first)
+    endpoint = tree.locator("li.endpoint a[href^='/endpoints/']").first
+    assert_seen(endpoint)
+    assert "deployment" in tree.locator("li.endpoint").first.inner_text()
+    assert_no_sideways_scroll(page)
+    snapshot(page, "lineage", width)
+    endpoint.click()
+    page.wait_for_url("**/endpoints/?url=*")
+
+
+def test_the_lineage_of_a_data_source_reaches_every_model_it_feeds(signed_in, width):
+    page = signed_in(SOURCE)
+    link = page.locator("#lineage-link")
+    assert_seen(link)
+    link.click()
+    page.wait_for_url(re.compile(r"/lineage/\?data_source="))
+
+    models = page.locator("#lineage li.model")
+    assert models.count() >= 2
+    for index in range(models.count()):
+        assert_seen(models.nth(index).locator("a").first)
+    assert_no_sideways_scroll(page)
+    snapshot(page, "lineage-source", width)

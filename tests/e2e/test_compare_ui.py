@@ -45,11 +45,15 @@ def demo(settings, tmp_path, auditor):
     call_command("load_demo", stdout=open(os.devnull, "w"))
 
 
-def snapshot(page, name, width):
+def snapshot(page_or_element, name, width):
     directory = os.environ.get("SCREENSHOTS")
     if directory:
         Path(directory).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(directory) / f"{name}-{width}.png"), full_page=True)
+        path = str(Path(directory) / f"{name}-{width}.png")
+        if hasattr(page_or_element, "goto"):
+            page_or_element.screenshot(path=path, full_page=True)
+        else:
+            page_or_element.screenshot(path=path)
 
 
 def clipboard(page):
@@ -84,6 +88,17 @@ def test_two_versions_are_picked_on_the_model_page_and_shown_side_by_side(signed
     snapshot(page, "compare", width)
 
 
+def test_each_version_offers_a_comparison_with_the_one_before(signed_in):
+    page = signed_in(DOC_MODEL)
+    link = page.locator("#version-3 a.compare-previous")
+    assert_seen(link)
+
+    link.click()
+
+    page.wait_for_url(re.compile(r"a=2&b=3"))
+    assert_seen(page.locator("#compare-table thead th", has_text="v3"))
+
+
 def test_the_copy_button_puts_the_uri_on_the_clipboard(signed_in):
     page = signed_in(f"{COMPARE}&a=2&b=3")
     button = page.locator("#compare-artifacts tr", has_text="static_data").locator(
@@ -113,9 +128,7 @@ def test_the_copy_button_works_from_the_keyboard_on_the_model_page(signed_in, wi
     assert clipboard(page) == button.get_attribute("data-copy")
     assert button.inner_text() == "Copied"
     assert_no_sideways_scroll(page)
-    page.locator("#versions").screenshot(
-        path=str(Path(os.environ.get("SCREENSHOTS", "/nonexistent")) / f"versions-{width}.png")
-    ) if os.environ.get("SCREENSHOTS") else None
+    snapshot(page.locator("#versions"), "versions", width)
 
 
 def test_without_the_clipboard_api_the_copy_button_falls_back(signed_in):

@@ -228,4 +228,6 @@ def test_the_model_and_data_source_pages_link_to_comparison_and_lineage(reader_c
     assert 'href="/compare/?model=/abc_corp/claim/doc_classification"' in model
     assert 'href="/lineage/?model=/abc_corp/claim/doc_classification"' in model
     assert 'data-copy="s3://abc_corp/claim/doc_classification/trained/1.tar.gz"' in model
+    assert ('href="/compare/?model=/abc_corp/claim/doc_classification&amp;a=2&amp;b=3"'
+            in model) and "compare with v0" not in model
     assert 'href="/lineage/?data_source=claim%20history%20datawarehouse"' in source

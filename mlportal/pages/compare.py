@@ -171,8 +171,8 @@ def _compare_context(request):
     """The page's context; BadInput for what the person must correct, Http404 for a model
     that is not there."""
     model = _model(request.user, request.GET.get("model"))
-    versions = list(_versions(model, request.user))
-    numbers = [version.model_version for version in versions]
+    versions = _versions(model, request.user)
+    numbers = list(versions.values_list("model_version", flat=True))
     context = {"model": model, "numbers": numbers, "model_key": str(model)}
     if "a" not in request.GET and "b" not in request.GET:
         # Arrived from the model page: offer the two latest, compare nothing yet.
@@ -187,7 +187,9 @@ def _compare_context(request):
                            + (", ".join(f"v{n}" for n in sorted(numbers)) or "none") + ".")
         chosen.append(number)
     context["a"], context["b"] = chosen
-    by_number = {version.model_version: version for version in versions}
+    # Only the two compared versions' artifacts and tags are read, however many there are.
+    by_number = {version.model_version: version
+                 for version in versions.filter(model_version__in=chosen)}
     left, right = by_number[chosen[0]], by_number[chosen[1]]
     serving = _serving_now([left, right], request.user)
     metrics, tags = tag_rows(left, right)

@@ -221,6 +221,26 @@ def test_the_lineage_reads_in_as_many_queries_however_many_versions(reader_clien
     assert len(after.captured_queries) == len(before.captured_queries) <= 12
 
 
+def test_a_comparison_reads_in_as_many_queries_however_many_versions_and_tags(
+        reader_client, compared, superuser):
+    url = f"{COMPARE}?model={DOC}&a=1&b=2"
+    with CaptureQueriesContext(connection) as before:
+        reader_client.get(url)
+    with audit.change_context(user=superuser, source="api"):
+        for number in range(4, 14):
+            ModelVersion.objects.create(catalog_model=compared[1].catalog_model,
+                                        model_version=number)
+        for index in range(10):
+            Tag.objects.create(version=compared[2], key=f"metric{index}", value=str(index))
+            Artifact.objects.create(version=compared[2], name=f"file{index}",
+                                    uri=f"s3://abc/file{index}")
+    with CaptureQueriesContext(connection) as after:
+        page = reader_client.get(url)
+
+    assert len(page.context["tag_rows"]) == 13 and len(page.context["artifact_rows"]) == 12
+    assert len(after.captured_queries) == len(before.captured_queries) <= 12
+
+
 def test_the_model_and_data_source_pages_link_to_comparison_and_lineage(reader_client, compared):
     model = reader_client.get(f"/models{DOC}/").content.decode()
     source = reader_client.get("/data-sources/claim history datawarehouse/").content.decode()

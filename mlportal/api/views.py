@@ -1,8 +1,8 @@
 from django.urls import URLPattern, URLResolver, reverse
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
-from drf_spectacular.utils import extend_schema
-from rest_framework import permissions, status
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import permissions, serializers, status
 from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -87,6 +87,13 @@ class APIRootView(APIView):
     def get_view_name(self):
         return "mlportal API v1"
 
+    @extend_schema(responses=inline_serializer("APIRoot", {
+        "resources": serializers.ListField(child=inline_serializer("APIResource", {
+            "name": serializers.CharField(), "url": serializers.URLField(),
+            "description": serializers.CharField()})),
+        "token": serializers.URLField(), "schema": serializers.URLField(),
+        "docs": serializers.URLField(),
+    }))
     def get(self, request):
         from mlportal.api import urls
 

@@ -236,3 +236,6 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "INFO")},
 }
+
+# MLflow client (registry.mlflow): the namespace of models whose MLflow name has no dot.
+MLPORTAL_MLFLOW_DEFAULT_NAMESPACE = os.environ.get("MLPORTAL_MLFLOW_DEFAULT_NAMESPACE", "/mlflow")

@@ -10,6 +10,9 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="pages:search", permanent=False)),
     path("admin/", admin.site.urls),
     path("api/v1/", include("mlportal.api.urls")),
+    # The MLflow client's registry API (registry.mlflow): MLflow's shapes and errors, not ours.
+    path("api/2.0/mlflow/", include("registry.mlflow.urls")),
+    path("api/2.0/preview/mlflow/", include("registry.mlflow.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     # Sign-in for the pages: any active user; throttled like the admin's (mlportal.throttling).

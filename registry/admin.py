@@ -14,7 +14,7 @@ from mlportal import access
 from mlportal.admin import PortalInline, PortalModelAdmin, ReadOnlyAdminMixin, ReadOnlyInline
 from registry import services
 from registry.choices import VersionStatus
-from registry.models import Alias, Artifact, ModelVersion, Tag
+from registry.models import Alias, Artifact, ModelTag, ModelVersion, Tag
 from registry.validators import validate_alias_name, validate_artifact_name
 
 
@@ -367,3 +367,33 @@ class AliasAdmin(PortalModelAdmin):
     def delete_queryset(self, request, queryset):
         for alias in queryset:
             services.remove_alias(alias=alias)
+
+
+@admin.register(ModelTag)
+class ModelTagAdmin(PortalModelAdmin):
+    """Tags of catalog models as a whole (MLflow's registered-model tags)."""
+
+    list_display = ["catalog_model", "key", "value"]
+    list_select_related = ["catalog_model__namespace"]
+    list_filter = ["catalog_model__namespace"]
+    search_fields = ["key", "value", "catalog_model__model_name",
+                     "catalog_model__namespace__path"]
+    autocomplete_fields = ["catalog_model"]
+    fields = ["catalog_model", "key", "value"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # A tag keeps its model and key; only its value changes.
+        return ["catalog_model", "key"] if obj else []
+
+    def save_model(self, request, obj, form, change):
+        saved = services.set_model_tag(catalog_model=obj.catalog_model, key=obj.key,
+                                       value=obj.value)
+        obj.pk = saved.pk
+        obj._state.adding = False
+
+    def delete_model(self, request, obj):
+        services.remove_model_tag(tag=obj)
+
+    def delete_queryset(self, request, queryset):
+        for tag in queryset:
+            services.remove_model_tag(tag=tag)

@@ -3,7 +3,7 @@ from django.db.models import Q
 
 from mlportal.filters import PortalFilterSet, TextSearchFilter, WithinNamespaceFilter
 from registry.choices import VersionStatus
-from registry.models import Alias, Artifact, ModelVersion
+from registry.models import Alias, Artifact, ModelTag, ModelVersion
 
 
 class ModelVersionFilterSet(PortalFilterSet):
@@ -72,3 +72,20 @@ class AliasFilterSet(PortalFilterSet):
         model = Alias
         fields = []
 
+
+
+class ModelTagFilterSet(django_filters.FilterSet):
+    namespace = django_filters.CharFilter(field_name="catalog_model__namespace__path")
+    within = WithinNamespaceFilter(field_name="catalog_model__namespace__path")
+    model_name = django_filters.CharFilter(field_name="catalog_model__model_name")
+    key = django_filters.CharFilter()
+    value = django_filters.CharFilter()
+    q = TextSearchFilter(search_fields=["key", "value", "catalog_model__model_name"])
+    ordering = django_filters.OrderingFilter(fields=[
+        ("catalog_model__namespace__path", "namespace"),
+        ("catalog_model__model_name", "model_name"), "key",
+    ])
+
+    class Meta:
+        model = ModelTag
+        fields = []

@@ -277,9 +277,40 @@ class Tag(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["version", "key"], name="registry_tag_unique_key")
         ]
+        # MLflow's search filters versions by tag (tags.key = 'value'): registry.mlflow.
+        indexes = [models.Index(fields=["key", "value"], name="registry_tag_key_value")]
 
     def __str__(self):
         return f"{self.key}={self.value}"
 
     def audit_data(self):
         return {"version": str(self.version), "key": self.key, "value": self.value}
+
+
+class ModelTag(models.Model):
+    """A key/value label on a catalog model as a whole (MLflow's registered-model tags), such
+    as team=claims; a version's labels are its Tags."""
+
+    audited = True
+    namespace_lookup = "catalog_model__namespace__path"
+
+    catalog_model = models.ForeignKey(
+        CatalogModel, on_delete=models.CASCADE, related_name="model_tags"
+    )
+    key = models.CharField(max_length=100, validators=[validate_tag_key])
+    value = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["catalog_model", "key"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["catalog_model", "key"], name="registry_model_tag_unique_key"
+            )
+        ]
+        indexes = [models.Index(fields=["key", "value"], name="registry_model_tag_key_value")]
+
+    def __str__(self):
+        return f"{self.key}={self.value}"
+
+    def audit_data(self):
+        return {"model": str(self.catalog_model), "key": self.key, "value": self.value}

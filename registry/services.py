@@ -31,7 +31,7 @@ from django.utils import timezone
 
 from catalog.models import CatalogModel
 from registry.choices import VersionStatus
-from registry.models import Alias, Artifact, ArtifactUpload, ModelVersion, Tag
+from registry.models import Alias, Artifact, ArtifactUpload, ModelTag, ModelVersion, Tag
 from registry.validators import validate_artifact_name
 
 logger = logging.getLogger(__name__)
@@ -442,3 +442,25 @@ def set_alias(*, version, name):
 @transaction.atomic
 def remove_alias(*, alias):
     alias.delete()
+
+
+@transaction.atomic
+def set_model_tag(*, catalog_model, key, value):
+    """Set the tag `key` of the catalog model as a whole to `value` (MLflow's registered-model
+    tags). Returns the tag."""
+    tag = ModelTag.objects.filter(catalog_model=catalog_model, key=key).first() or ModelTag(
+        catalog_model=catalog_model, key=key)
+    if tag.pk is not None and tag.value == value:
+        return tag
+    tag.value = value
+    try:
+        tag.full_clean(exclude=FOREIGN_KEYS_AT_HAND, validate_constraints=False)
+    except ValidationError as exc:
+        raise ValidationError({"tags": [f"{key}: {'; '.join(exc.messages)}"]}) from exc
+    tag.save()
+    return tag
+
+
+@transaction.atomic
+def remove_model_tag(*, tag):
+    tag.delete()

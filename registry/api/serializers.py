@@ -6,7 +6,7 @@ from catalog.validators import validate_model_name, validate_namespace_path
 from mlportal.api.base import PortalModelSerializer, Timestamp
 from registry import services
 from registry.choices import VersionStatus
-from registry.models import Alias, Artifact, ModelVersion
+from registry.models import Alias, Artifact, ModelTag, ModelVersion
 from registry.validators import (
     validate_alias_name,
     validate_artifact_name,
@@ -236,3 +236,56 @@ class AliasSerializer(PortalModelSerializer):
         model = Alias
         fields = ["id", "namespace", "model_name", "alias", "model_version", "version",
                   "create_at", "update_at"]
+
+
+class ModelTagSerializer(PortalModelSerializer):
+    """A tag of a catalog model as a whole (MLflow's registered-model tags), by natural key;
+    once set, only its value changes."""
+
+    namespace = serializers.CharField(
+        source="catalog_model.namespace.path", max_length=255,
+        validators=[validate_namespace_path],
+    )
+    model_name = serializers.CharField(
+        source="catalog_model.model_name", max_length=200, validators=[validate_model_name]
+    )
+    key = serializers.CharField(max_length=100, validators=[validate_tag_key])
+    value = serializers.CharField(max_length=500, allow_blank=True, required=False, default="")
+
+    class Meta:
+        model = ModelTag
+        fields = ["id", "namespace", "model_name", "key", "value"]
+
+    def validate(self, attrs):
+        if self.instance is not None:
+            named = attrs.get("catalog_model", {})
+            kept = {
+                "namespace": named.get("namespace", {}).get(
+                    "path", self.instance.catalog_model.namespace.path),
+                "model_name": named.get("model_name", self.instance.catalog_model.model_name),
+                "key": attrs.get("key", self.instance.key),
+            }
+            stored = {"namespace": self.instance.catalog_model.namespace.path,
+                      "model_name": self.instance.catalog_model.model_name,
+                      "key": self.instance.key}
+            changed = sorted(field for field in kept if kept[field] != stored[field])
+            if changed:
+                raise serializers.ValidationError({field: [
+                    "A tag keeps its model and key; set a new tag instead."] for field in changed})
+        return attrs
+
+    def create(self, validated_data):
+        named = validated_data["catalog_model"]
+        catalog_model = services.find_catalog_model(named["namespace"]["path"],
+                                                    named["model_name"])
+        if ModelTag.objects.filter(catalog_model=catalog_model,
+                                   key=validated_data["key"]).exists():
+            raise DjangoValidationError({"key": DjangoValidationError(
+                f"{catalog_model} has a tag {validated_data['key']} already; change its value.",
+                code="unique")})
+        return services.set_model_tag(catalog_model=catalog_model, key=validated_data["key"],
+                                      value=validated_data.get("value", ""))
+
+    def update(self, instance, validated_data):
+        return services.set_model_tag(catalog_model=instance.catalog_model, key=instance.key,
+                                      value=validated_data.get("value", instance.value))

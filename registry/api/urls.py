@@ -7,6 +7,7 @@ router = SimpleRouter()
 # /versions/ is routed by deployments.api.urls: its version document adds where each
 # version is deployed, and deployments build on the registry, never the other way round.
 router.register("aliases", views.AliasViewSet)
+router.register("model-tags", views.ModelTagViewSet)
 
 ARTIFACT = r"^versions/(?P<version_pk>[0-9]+)/artifacts/(?P<name>[A-Za-z0-9_.-]{1,100})/"
 

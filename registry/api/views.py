@@ -12,9 +12,19 @@ from mlportal import access
 from mlportal.api.base import PortalViewSet
 from mlportal.context import set_principal
 from registry import services
-from registry.api.serializers import AliasSerializer, ArtifactSerializer, ModelVersionSerializer
-from registry.filtersets import AliasFilterSet, ArtifactFilterSet, ModelVersionFilterSet
-from registry.models import Alias, Artifact, ModelVersion
+from registry.api.serializers import (
+    AliasSerializer,
+    ArtifactSerializer,
+    ModelTagSerializer,
+    ModelVersionSerializer,
+)
+from registry.filtersets import (
+    AliasFilterSet,
+    ArtifactFilterSet,
+    ModelTagFilterSet,
+    ModelVersionFilterSet,
+)
+from registry.models import Alias, Artifact, ModelTag, ModelVersion
 
 
 class ArtifactStoreUnavailable(exceptions.APIException):
@@ -162,3 +172,15 @@ class AliasViewSet(PortalViewSet):
     def perform_destroy(self, instance):
         services.remove_alias(alias=instance)
 
+
+
+class ModelTagViewSet(PortalViewSet):
+    """Tags of catalog models as a whole (what MLflow calls registered-model tags), such as
+    team=claims: set one by natural key, change its value, remove it."""
+
+    queryset = ModelTag.objects.select_related("catalog_model__namespace")
+    serializer_class = ModelTagSerializer
+    filterset_class = ModelTagFilterSet
+
+    def perform_destroy(self, instance):
+        services.remove_model_tag(tag=instance)

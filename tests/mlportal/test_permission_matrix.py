@@ -19,7 +19,7 @@ from django.test import Client
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from catalog.models import CatalogSource, DataSource
+from catalog.models import CatalogModel, CatalogSource, DataSource
 from catalog.services import ensure_namespace, save_catalog_model, save_data_source, save_grant
 from mlportal import access
 from mlportal.models import ObjectChange, Token
@@ -157,6 +157,13 @@ class Resource:
     not_offered: frozenset = frozenset()
 
 
+def model_tag(key):
+    from registry.services import set_model_tag
+
+    return set_model_tag(catalog_model=CatalogModel.objects.get(
+        namespace__path="/here", model_name="m"), key=key, value="v")
+
+
 def grant_in_here_sub(world, name):
     return save_grant(namespace="/here/sub", user=world.make_user(name)).pk
 
@@ -215,6 +222,12 @@ RESOURCES = [
         create=lambda w, name: w.alias_document(name),
         make=lambda w, name: w.via_api("/api/v1/aliases/", w.alias_document(name)),
         not_offered=frozenset({"PATCH", "PUT"}),  # moved by posting it again
+    ),
+    Resource(
+        "/api/v1/model-tags/",
+        create=lambda w, name: {"namespace": "/here", "model_name": "m", "key": name,
+                                "value": "v"},
+        make=lambda w, name: model_tag(name).pk,
     ),
     Resource(
         "/api/v1/deployments/",
@@ -377,6 +390,8 @@ ADMIN = {
         "registry.Artifact", name="weights", version_id=w.uploaded_artifact()["version_pk"])),
     "registry.alias": AdminRow(SIGNED_IN, NOBODY, NOBODY, lambda w: row(
         "registry.Alias", pk=w.via_api("/api/v1/aliases/", w.alias_document("champion")))),
+    "registry.modeltag": AdminRow(SIGNED_IN, EDITORS, HERE_WRITERS,
+                                  lambda w: model_tag("team")),
     "deployments.deployment": AdminRow(SIGNED_IN, EDITORS, HERE_WRITERS, lambda w: row(
         "deployments.Deployment", pk=w.deployment())),
     # Claimed by the first deployment at it; may be claimed ahead, or handed over, here.

@@ -40,7 +40,7 @@ def drop_indexes(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("registry", "0004_audit_parents"),
+        ("registry", "0005_audit_parents"),
     ]
 
     operations = [migrations.RunPython(create_indexes, drop_indexes)]

@@ -19,7 +19,7 @@ def backfill(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("registry", "0003_artifact_uploads_under_way"),
+        ("registry", "0004_mlflow_model_tags"),
         ("mlportal", "0005_objectchange_related_object"),
     ]
 

@@ -1,0 +1,26 @@
+"""How the MLflow client authenticates: MLFLOW_TRACKING_TOKEN arrives as
+`Authorization: Bearer <token>` (the portal's tokens, mlportal.tokens), MLFLOW_TRACKING_USERNAME
+and MLFLOW_TRACKING_PASSWORD as HTTP Basic (the portal's users, through Django's
+authenticate(), so failed passwords count towards the sign-in throttle of mlportal.throttling
+like the admin's and the token endpoint's)."""
+
+from rest_framework import authentication, exceptions
+
+from mlportal import throttling
+
+
+class ThrottledBasicAuthentication(authentication.BasicAuthentication):
+    """HTTP Basic with the portal's users; answers 429 while the client address is throttled
+    for failed sign-ins."""
+
+    www_authenticate_realm = "mlportal"
+
+    def authenticate(self, request):
+        parts = authentication.get_authorization_header(request).split()
+        if parts and parts[0].lower() == b"basic":
+            wait = throttling.retry_after(request)
+            if wait is not None:
+                raise exceptions.Throttled(
+                    wait, detail="Too many failed sign-ins from your address; try again in "
+                                 f"{wait} seconds.")
+        return super().authenticate(request)

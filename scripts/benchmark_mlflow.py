@@ -105,8 +105,9 @@ def run(args):
     from django.contrib.auth import get_user_model
     from rest_framework.test import APIClient
 
+    from catalog.services import save_grant
     from mlportal.models import Token
-    from mlportal.services import save_grant, save_new_token
+    from mlportal.services import save_new_token
 
     generate(args.models)
     user = get_user_model().objects.create_user("bench")

@@ -12,13 +12,17 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
 from django.contrib.auth.decorators import login_required
+from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import render
 
 from catalog.models import CatalogModel, DataSource
 from deployments.models import Deployment
 from mlportal import access
-from registry.models import VERSION_NUMBER, ModelVersion
+from registry.models import VERSION_NUMBER, Alias, ModelVersion
+
+# A lineage names at most this many idle versions of a model, then says how many more.
+IDLE_SHOWN = 20
 
 # Rows of the comparison: what the two sides say of one thing.
 SAME, DIFFERENT, ONLY_A, ONLY_B = "same", "different", "only-a", "only-b"
@@ -235,33 +239,46 @@ class ModelLineage:
     model: CatalogModel
     sources: list
     versions: list  # [(version, [deployment serving now])]
-    idle: list  # versions that serve nothing now and hold no alias
+    idle: list  # the numbers of the versions that serve nothing now and hold no alias
     also_fed_by: list = field(default_factory=list)  # under a data source: its other sources
 
     @property
     def version_count(self):
         return len(self.versions) + len(self.idle)
 
+    @property
+    def idle_shown(self):
+        return self.idle[:IDLE_SHOWN]
+
+    @property
+    def idle_more(self):
+        return max(0, len(self.idle) - IDLE_SHOWN)
+
 
 def _model_lineages(models, user):
+    """Each model's lineage. The versions that serve or hold an alias are read whole; of the
+    others only the numbers, so that a model with thousands of versions stays cheap."""
     models = list(models)
-    versions = list(access.restrict(
-        ModelVersion.objects.filter(catalog_model__in=models)
-        .select_related("catalog_model__namespace").prefetch_related("aliases"), user,
-    ).order_by("catalog_model", "-model_version"))
-    serving = _serving_now(versions, user)
-    lineages = []
-    for model in models:
-        shown, idle = [], []
-        for version in versions:
-            if version.catalog_model_id != model.pk:
-                continue
-            if serving[version.pk] or version.alias_names():
-                shown.append((version, serving[version.pk]))
-            else:
-                idle.append(version)
-        lineages.append(ModelLineage(model, list(model.data_sources.all()), shown, idle))
-    return lineages
+    versions = access.restrict(ModelVersion.objects.filter(catalog_model__in=models), user)
+    active = access.restrict(Deployment.objects.active(), user).values("model_version")
+    aliased = access.restrict(Alias.objects.all(), user).values("version")
+    notable = Q(pk__in=active) | Q(pk__in=aliased)
+    shown = list(versions.filter(notable)
+                 .select_related("catalog_model__namespace").prefetch_related("aliases")
+                 .order_by("catalog_model", "-model_version"))
+    serving = _serving_now(shown, user)
+    idle = {}
+    for model_pk, number in versions.exclude(notable).order_by(
+            "catalog_model", "-model_version").values_list("catalog_model", "model_version"):
+        idle.setdefault(model_pk, []).append(number)
+    return [
+        ModelLineage(
+            model, list(model.data_sources.all()),
+            [(version, serving[version.pk]) for version in shown
+             if version.catalog_model_id == model.pk],
+            idle.get(model.pk, []))
+        for model in models
+    ]
 
 
 @login_required

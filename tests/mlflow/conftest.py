@@ -2,8 +2,9 @@
 
 import pytest
 
+from catalog.services import save_grant
 from mlportal.models import Token
-from mlportal.services import save_grant, save_new_token
+from mlportal.services import save_new_token
 
 
 @pytest.fixture

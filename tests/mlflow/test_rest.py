@@ -6,9 +6,9 @@ import base64
 import pytest
 from rest_framework.test import APIClient
 
-from catalog.services import save_catalog_model
+from catalog.services import save_catalog_model, save_grant
 from mlportal.models import Token
-from mlportal.services import save_grant, save_new_token
+from mlportal.services import save_new_token
 from registry.models import ModelVersion
 from registry.services import register_version, set_alias, set_model_tag
 

@@ -162,7 +162,7 @@ def test_the_pages_read_through_the_access_rule(reader_client, compared, monkeyp
     page = reader_client.get(COMPARE, {"model": DOC, "a": "1", "b": "3"})
     assert page.context["serving"] == [[], []]
     lineage = reader_client.get(LINEAGE, {"model": DOC}).context["lineages"][0]
-    assert lineage.versions == [] and [v.model_version for v in lineage.idle] == [3, 1]
+    assert lineage.versions == [] and lineage.idle == [3, 1]
 
 
 def test_an_inactive_user_is_not_let_in(client, compared, reader):
@@ -183,11 +183,25 @@ def test_the_lineage_of_a_model_runs_from_its_data_sources_to_its_endpoints(read
         "claim history datawarehouse", "more data source"]
     assert [(version.model_version, [(d.endpoint, d.deployment_id) for d in deployments])
             for version, deployments in lineage.versions] == [(3, [(PROD, 4)]), (2, [(PROD, 3)])]
-    assert [version.model_version for version in lineage.idle] == [1]
+    assert lineage.idle == [1]
     html = page.content.decode()
     assert 'href="/data-sources/claim%20history%20datawarehouse/"' in html
     assert 'href="/endpoints/?url=https%3A%2F%2Fabc.execute-api' in html
     assert "canary 10%" in html
+
+
+def test_a_lineage_names_twenty_idle_versions_and_counts_the_rest(reader_client, compared,
+                                                                  superuser):
+    with audit.change_context(user=superuser, source="api"):
+        ModelVersion.objects.bulk_create(
+            ModelVersion(catalog_model=compared[1].catalog_model, model_version=number)
+            for number in range(4, 30))
+
+    page = reader_client.get(LINEAGE, {"model": DOC})
+
+    (lineage,) = page.context["lineages"]
+    assert len(lineage.idle) == 27 and lineage.idle_shown[:2] == [29, 28]
+    assert "and 7 more" in page.content.decode()
 
 
 def test_the_lineage_of_a_data_source_covers_every_model_it_feeds(reader_client, compared):

@@ -13,7 +13,7 @@ from catalog.services import save_catalog_model, save_grant
 from deployments.services import record_deployment
 from mlportal.models import ObjectChange, Token
 from mlportal.services import save_new_token
-from registry.services import link_artifact, register_version, set_alias
+from registry.services import link_artifact, register_version, set_alias, set_model_tag
 
 pytestmark = pytest.mark.django_db
 
@@ -36,6 +36,7 @@ def every_model(catalog, admin_user, django_user_model):
     version = register_version(namespace="/team0/claims", model_name="model0")
     link_artifact(version=version, name="weights", uri="s3://bucket/team0/weights.bin")
     set_alias(version=version, name="champion")
+    set_model_tag(catalog_model=version.catalog_model, key="team", value="claims")
     record_deployment(model_version=version, endpoint="https://team0.example.com/predict",
                       deployment_method="ecs", rolling_strategy="blue_green",
                       environment_variables=[{"name": "DB_PASSWORD", "secret": True,

@@ -36,8 +36,8 @@ def test_words_split_at_any_non_alphanumeric_character():
         "doc", "classification", "alice", "example", "com"]
 
 
-INDEX_MIGRATIONS = [("catalog", "0004_search_indexes"), ("registry", "0004_search_indexes"),
-                    ("deployments", "0003_search_index")]
+INDEX_MIGRATIONS = [("catalog", "0005_search_indexes"), ("registry", "0005_search_indexes"),
+                    ("deployments", "0004_search_index")]
 
 
 @pytest.mark.django_db(transaction=True)

@@ -341,6 +341,26 @@ class DeploymentAdmin(PortalModelAdmin):
             deployment=deployment, user=request.user), "Rolled back")
 
 
+@admin.register(Endpoint)
+class EndpointAdmin(PortalModelAdmin):
+    """Whose each endpoint is: claimed by the first deployment recorded there; handing one
+    to another team is changing its namespace."""
+
+    list_display = ["url", "namespace", "create_at"]
+    list_select_related = ["namespace"]
+    list_filter = [("namespace", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["url", "namespace__path"]
+    autocomplete_fields = ["namespace"]
+    fields = ["url", "namespace", "create_at"]
+    readonly_fields = ["create_at"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [*self.readonly_fields, "url"] if obj else self.readonly_fields
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 # The registry's version admin, with where the version is deployed: deployments build on the
 # registry, never the other way round.
 admin.site.unregister(ModelVersion)
@@ -380,23 +400,3 @@ class DeployedVersionAdmin(ModelVersionAdmin):
             mark_safe("<br>"), '<a href="{}">{}</a>',
             ((reverse("pages:endpoint") + "?" + urlencode({"url": endpoint}), endpoint)
              for endpoint in endpoints)), warning)
-
-
-@admin.register(Endpoint)
-class EndpointAdmin(PortalModelAdmin):
-    """Whose each endpoint is: claimed by the first deployment recorded there; handing one
-    to another team is changing its namespace."""
-
-    list_display = ["url", "namespace", "create_at"]
-    list_select_related = ["namespace"]
-    list_filter = [("namespace", admin.RelatedOnlyFieldListFilter)]
-    search_fields = ["url", "namespace__path"]
-    autocomplete_fields = ["namespace"]
-    fields = ["url", "namespace", "create_at"]
-    readonly_fields = ["create_at"]
-
-    def get_readonly_fields(self, request, obj=None):
-        return [*self.readonly_fields, "url"] if obj else self.readonly_fields
-
-    def has_delete_permission(self, request, obj=None):
-        return False

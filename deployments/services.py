@@ -33,7 +33,7 @@ from deployments.choices import (
 )
 from deployments.models import Deployment, Endpoint, EnvironmentVariable, StatusChange
 from mlportal import access
-from mlportal.context import current_context
+from mlportal.context import acting_user, current_context
 from mlportal.secrets import MASK, merge_masked_text
 
 # A client's clock may run a little ahead of ours; further ahead, its create_at is a mistake.
@@ -59,15 +59,15 @@ def endpoint_namespace(endpoint):
     return Endpoint.objects.filter(url=endpoint).values_list("namespace__path", flat=True).first()
 
 
-def _require_endpoint(endpoint, owner, user):
-    user = user if user is not None else access.acting_user()
-    if user is None or owner is None:  # the system itself (a command, a migration)
+def _require_endpoint(endpoint, namespace, user):
+    user = user if user is not None else acting_user()
+    if user is None or namespace is None:  # the system itself (a command, a migration)
         return
-    if not access.can_write_namespace(user, owner):
+    if not access.can_write_namespace(user, namespace):
         raise PermissionDenied(
-            f"The endpoint {endpoint} belongs to {owner}, the namespace that first deployed "
-            f"there: deploying at it needs the editor role on {owner} too (a grant there or "
-            "above).")
+            f"The endpoint {endpoint} belongs to {namespace}, the namespace that first "
+            f"deployed there: deploying at it needs the editor role on {namespace} too (a "
+            "grant there or above).")
 
 
 def check_endpoint(*, endpoint, user):

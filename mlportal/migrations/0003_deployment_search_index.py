@@ -1,7 +1,8 @@
 """Full-text index for deployments: moved to the deployments app.
 
 Kept, without operations, so that the databases that applied it and those that did not
-agree; deployments' 0004_search_index create the indexes it used to create, unless they exist.
+agree; deployments' 0004_search_index creates the index it used to create, unless it
+exists.
 """
 
 from django.db import migrations

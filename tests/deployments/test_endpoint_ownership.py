@@ -16,7 +16,7 @@ from catalog.services import save_catalog_model
 from deployments import services
 from deployments.models import Deployment, Endpoint
 from registry.services import register_version
-from tests.deployments.conftest import ENDPOINT
+from tests.helpers import ENDPOINT
 
 DEPLOYMENTS = "/api/v1/deployments/"
 CARDS = {"namespace": "/xyz_bank/cards", "model_name": "churn"}

@@ -335,13 +335,13 @@ def test_read_only_admin_pages_show_each_secret_masked(planted, admin_readers):
 
     browser = Client()
     browser.force_login(admin_readers["an editor of another namespace"])
-    pages = [reverse("admin:catalog_datasource_change",
-                     args=[DataSource.objects.get(name="warehouse").pk])]
     deployment = apps.get_model("deployments.Deployment").objects.get()
-    pages.append(reverse("admin:deployments_deployment_change", args=[deployment.pk]))
-    if CatalogSource.objects.exists():
-        pages.append(reverse("admin:catalog_catalogsource_change",
-                             args=[CatalogSource.objects.get().pk]))
+    pages = [
+        reverse("admin:catalog_datasource_change",
+                args=[DataSource.objects.get(name="warehouse").pk]),
+        reverse("admin:deployments_deployment_change", args=[deployment.pk]),
+        reverse("admin:catalog_catalogsource_change", args=[CatalogSource.objects.get().pk]),
+    ]
     for url in pages:
         page = browser.get(url).content.decode()
         assert "********" in page, url  # shown, masked: not left out

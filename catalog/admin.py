@@ -5,12 +5,17 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 
-from catalog.git import GitError
-from catalog.models import CatalogModel, CatalogSource, DataSource, ModelDataSource, Namespace
-from catalog.services import ensure_namespace, save_grant
-from catalog.sync import sync_catalog_source
-from mlportal import access
-from mlportal.admin import PortalInline, PortalModelAdmin, ReadOnlyInline
+from catalog.models import (
+    CatalogModel,
+    CatalogSource,
+    CatalogSync,
+    DataSource,
+    ModelDataSource,
+    Namespace,
+)
+from catalog.services import ensure_namespace, request_sync, save_grant
+from mlportal import access, events
+from mlportal.admin import PortalInline, PortalModelAdmin, ReadOnlyAdminMixin, ReadOnlyInline
 from mlportal.models import Grant
 from mlportal.secrets import mask, merge_masked
 
@@ -200,6 +205,11 @@ class CatalogModelAdmin(PortalModelAdmin):
         ("History", {"fields": ["create_at", "update_at"]}),
     ]
 
+    def save_related(self, request, form, formsets, change):
+        # The admin saves the row and its links itself; the event follows, in its transaction.
+        super().save_related(request, form, formsets, change)
+        events.emit(events.CATALOG_MODEL_CHANGED if change else events.CATALOG_MODEL_CREATED, form.instance)  # noqa: E501
+
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("data_sources")
 
@@ -324,16 +334,30 @@ class CatalogSourceAdmin(PortalModelAdmin):
     list_display = ["__str__", "commit", "last_synced_at", "result_summary"]
     search_fields = ["repository", "subdirectory"]
     readonly_fields = ["has_webhook_secret", "webhook_url", "last_synced_commit",
-                       "last_synced_at", "last_result_display", "create_at", "update_at"]
+                       "last_synced_at", "last_result_display", "syncs_display", "create_at",
+                       "update_at"]
     fieldsets = [
         (None, {"fields": ["repository", "ref", "subdirectory"]}),
         ("Push webhook", {"fields": ["webhook_url", "has_webhook_secret", "webhook_secret",
                                      "remove_webhook_secret"]}),
         ("Last sync", {"fields": ["last_synced_commit", "last_synced_at",
-                                  "last_result_display"]}),
+                                  "last_result_display", "syncs_display"]}),
         ("History", {"fields": ["create_at", "update_at"]}),
     ]
     actions = ["sync_now"]
+
+    @admin.display(description="Syncs (latest first)")
+    def syncs_display(self, source):
+        if source.pk is None:
+            return "—"
+        syncs = source.syncs.order_by("-queued_at", "-id")[:10]
+        rows = format_html_join("", "<li>{} {}: {} {}{}</li>", (
+            (sync.pk, sync.queued_at.strftime("%Y-%m-%d %H:%M:%S"), sync.status,
+             f"({sync.trigger})" if sync.trigger else "",
+             f" — {sync.message}" if sync.message else "") for sync in syncs))
+        link = reverse("admin:catalog_catalogsync_changelist") + f"?source__id__exact={source.pk}"
+        return format_html('<ul>{}</ul><a href="{}">All syncs of this source</a>',
+                           rows or "none yet", link)
 
     @admin.display(description="commit", ordering="last_synced_commit")
     def commit(self, source):
@@ -371,20 +395,23 @@ class CatalogSourceAdmin(PortalModelAdmin):
             if failures else "",
         )
 
-    @admin.action(description="Sync now from Git", permissions=["change"])
+    @admin.action(description="Sync now from Git (queued for a worker)",
+                  permissions=["change"])
     def sync_now(self, request, queryset):
         for source in queryset:
-            try:
-                report = sync_catalog_source(source, user=request.user)
-            except GitError as exc:
-                self.message_user(request, f"{source}: cannot read the repository: {exc}",
-                                  messages.ERROR)
-                continue
-            level = messages.SUCCESS if report.ok else messages.WARNING
-            failures = "; ".join(f"{f['path']}: {f['reason']}" for f in report.failed)
+            sync = request_sync(source=source, trigger="admin", user=request.user)
             self.message_user(
-                request, f"{source} at {report.commit[:12]}: {report.summary()}."
-                + (f" Failed: {failures}" if failures else ""), level)
+                request, f"{source}: sync {sync.pk} is {sync.status}; its progress and result "
+                "are under Syncs on the source's page.", messages.SUCCESS)
+
+
+@admin.register(CatalogSync)
+class CatalogSyncAdmin(ReadOnlyAdminMixin, PortalModelAdmin):
+    list_display = ["id", "source", "status", "trigger", "requested_by", "queued_at",
+                    "started_at", "finished_at", "message"]
+    list_select_related = ["source", "requested_by"]
+    list_filter = ["status", "trigger"]
+    search_fields = ["source__repository", "message", "commit"]
 
 
 @admin.register(Grant)

@@ -1,6 +1,13 @@
 import django_filters
 
-from catalog.models import CatalogModel, CatalogSource, DataSource, Namespace
+from catalog.models import (
+    CatalogModel,
+    CatalogSource,
+    CatalogSync,
+    DataSource,
+    Namespace,
+    SyncStatus,
+)
 from mlportal.choices import Role
 from mlportal.filters import PortalFilterSet, TextSearchFilter, WithinNamespaceFilter
 from mlportal.models import Grant
@@ -78,4 +85,16 @@ class GrantFilterSet(PortalFilterSet):
 
     class Meta:
         model = Grant
+        fields = []
+
+
+class CatalogSyncFilterSet(django_filters.FilterSet):
+    source = django_filters.NumberFilter(field_name="source_id")
+    status = django_filters.ChoiceFilter(choices=SyncStatus.choices)
+    trigger = django_filters.CharFilter()
+    queued_at = django_filters.IsoDateTimeFromToRangeFilter()
+    ordering = django_filters.OrderingFilter(fields=["queued_at", "started_at", "finished_at"])
+
+    class Meta:
+        model = CatalogSync
         fields = []

@@ -3,9 +3,11 @@ import hmac
 
 import markdown
 import nh3
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.safestring import mark_safe
 
 from catalog.validators import (
@@ -304,6 +306,47 @@ class CatalogSource(models.Model):
             "subdirectory": self.subdirectory,
             "webhook_secret": mask({"secret": self.webhook_secret})["secret"],
         }
+
+
+class SyncStatus(models.TextChoices):
+    QUEUED = "queued", "queued"
+    RUNNING = "running", "running"
+    SUCCEEDED = "succeeded", "succeeded"
+    FAILED = "failed", "failed"
+
+
+class CatalogSync(models.Model):
+    """One sync of a catalog source, run by a worker (catalog.tasks): asked for by the push
+    webhook, the API or the admin; queued, then running, then succeeded or failed. Two syncs
+    of one source never run at once (the constraint below)."""
+
+    source = models.ForeignKey(CatalogSource, on_delete=models.CASCADE, related_name="syncs")
+    status = models.CharField(max_length=10, choices=SyncStatus.choices,
+                              default=SyncStatus.QUEUED, db_index=True)
+    trigger = models.CharField(max_length=20, blank=True,
+                               help_text="What asked for it: webhook, api or admin.")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+")
+    queued_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    commit = models.CharField(max_length=64, blank=True)
+    message = models.TextField(blank=True)
+    result = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-queued_at", "-id"]
+        verbose_name = "catalog sync"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source"], condition=models.Q(status="running"),
+                name="catalog_sync_one_running_per_source",
+                violation_error_message="A sync of this source is running already."),
+        ]
+
+    def __str__(self):
+        return f"sync {self.pk} of {self.source}: {self.status}"
 
 
 class ModelDataSource(models.Model):

@@ -1,12 +1,22 @@
 """Catalog workflows, and the grants on its namespaces. The API, the admin, the demo loader
 and the Git sync (catalog.sync) call these."""
 
+from datetime import timedelta
+
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 
-from catalog.models import CatalogModel, CatalogSource, DataSource, Namespace
+from catalog.models import (
+    CatalogModel,
+    CatalogSource,
+    CatalogSync,
+    DataSource,
+    Namespace,
+    SyncStatus,
+)
 from catalog.validators import validate_namespace_path
-from mlportal import access
+from mlportal import access, events
 from mlportal.models import Grant
 from mlportal.secrets import mask, merge_masked
 
@@ -145,6 +155,7 @@ def save_catalog_model(*, instance=None, namespace=None, data_sources=None, infe
     model.save()
     if sources is not None:
         model.data_sources.set(sources)
+    events.emit(events.CATALOG_MODEL_CREATED if instance is None else events.CATALOG_MODEL_CHANGED, model)  # noqa: E501
     return model
 
 
@@ -201,3 +212,24 @@ def save_grant(*, instance=None, namespace=None, **fields):
             "instead.", code="unique")})
     grant.save()
     return grant
+
+
+@transaction.atomic
+def request_sync(*, source, trigger, user=None):
+    """Queue a sync of `source` for a worker (catalog.tasks) and return it at once. A sync of
+    the source that is still queued serves this request too (it will read the latest
+    commit); a running one is followed by the new one."""
+    from catalog.tasks import run_catalog_sync
+
+    waiting = CatalogSync.objects.filter(source=source, status=SyncStatus.QUEUED).first()
+    if waiting is not None:
+        if waiting.queued_at < timezone.now() - timedelta(minutes=1):
+            # Its task may have been lost (a crash after the commit): queue it again; a sync
+            # runs once whatever the number of its tasks.
+            transaction.on_commit(lambda: run_catalog_sync.enqueue(waiting.pk), robust=True)
+        return waiting
+    sync = CatalogSync.objects.create(
+        source=source, trigger=trigger,
+        requested_by=user if user is not None and user.is_authenticated else None)
+    transaction.on_commit(lambda: run_catalog_sync.enqueue(sync.pk), robust=True)
+    return sync

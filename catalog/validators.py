@@ -6,18 +6,14 @@ from django.core.validators import RegexValidator, URLValidator
 from jsonschema import exceptions as jsonschema_exceptions
 from jsonschema import validators as jsonschema_validators
 
-NAMESPACE_SEGMENT = r"[a-z0-9][a-z0-9_-]*"
+# Namespaces are the unit of access: their paths are checked by the framework.
+from mlportal.access import NAMESPACE_SEGMENT, validate_namespace_path  # noqa: F401
+
 GIT_URL_SCHEMES = {"https", "http", "ssh", "git", "file"}
 GIT_SCP_LIKE = re.compile(r"^[A-Za-z0-9_.-]+@[A-Za-z0-9.-]+:[^/].*\Z")
 GIT_REF = re.compile(r"^(?!.*\.\.)[A-Za-z0-9_][A-Za-z0-9_./-]*\Z")
 GIT_SUBDIRECTORY = re.compile(r"^(?!.*(^|/)\.\.?(/|$))[^/\\][^\\]*\Z")
 
-validate_namespace_path = RegexValidator(
-    rf"^(/{NAMESPACE_SEGMENT})+\Z",
-    "A namespace is a path such as /abc_corp/claim: a leading slash, lowercase segments of "
-    "letters, digits, '_' and '-' (each starting with a letter or digit), no trailing slash.",
-    code="invalid_namespace",
-)
 
 validate_model_name = RegexValidator(
     r"^[A-Za-z0-9][A-Za-z0-9_.-]*\Z",

@@ -32,12 +32,19 @@ from deployments.choices import (
     RollingStrategy,
 )
 from deployments.models import Deployment, Endpoint, EnvironmentVariable, StatusChange
-from mlportal import access
+from mlportal import access, events
 from mlportal.context import acting_user, current_context
 from mlportal.secrets import MASK, merge_masked_text
 
 # A client's clock may run a little ahead of ours; further ahead, its create_at is a mistake.
 CLOCK_SKEW = timedelta(minutes=5)
+
+# The event a status change emits.
+STATUS_EVENTS = {
+    DeploymentStatus.ACTIVE: events.DEPLOYMENT_ACTIVATED,
+    DeploymentStatus.RETIRED: events.DEPLOYMENT_RETIRED,
+    DeploymentStatus.FAILED: events.DEPLOYMENT_FAILED,
+}
 
 # Fields that say what was deployed where: a recorded deployment keeps them.
 RECORDED_FIELDS = ("model_version", "deployment_id", "create_at", "endpoint",
@@ -124,6 +131,7 @@ def _retire_others(deployment, *, at, user, principal, reason):
     for other in others:
         _stop(other, status=DeploymentStatus.RETIRED, at=at, user=user, principal=principal,
               reason=reason, replaced_by=deployment)
+        events.emit(events.DEPLOYMENT_RETIRED, other)
         retired.append(other)
     return retired
 
@@ -266,6 +274,7 @@ def record_deployment(*, model_version, endpoint, deployment_method, rolling_str
     else:
         _add_status_change(deployment, at=deployment.create_at, user=user, principal=principal,
                            reason=reason)
+    events.emit(events.DEPLOYMENT_RECORDED, deployment)
     return deployment
 
 
@@ -309,6 +318,7 @@ def change_status(*, deployment, status, at=None, user=None, principal=None, rea
     else:
         _stop(deployment, status=status, at=at, user=user, principal=principal,
               reason=reason or ("failed" if status == DeploymentStatus.FAILED else "retired"))
+    events.emit(STATUS_EVENTS[status], deployment)
     return deployment
 
 
@@ -334,6 +344,7 @@ def promote(*, deployment, at=None, user=None, principal=None):
         deployment.traffic_percent = 100
         deployment.save()
         _add_status_change(deployment, at=at, user=user, principal=principal, reason="promoted")
+        events.emit(events.DEPLOYMENT_PROMOTED, deployment)
     return deployment
 
 
@@ -366,6 +377,7 @@ def rollback(*, deployment, at=None, user=None, principal=None):
     if previous is None and deployment.rolling_strategy == RollingStrategy.CANARY:
         _stop(deployment, status=DeploymentStatus.ROLLED_BACK, at=at, user=user,
               principal=principal, reason="canary rolled back")
+        events.emit(events.DEPLOYMENT_ROLLED_BACK, deployment)
         return None
     if previous is None:
         raise ValidationError({"endpoint": (
@@ -389,6 +401,7 @@ def rollback(*, deployment, at=None, user=None, principal=None):
     )
     deployment.replaced_by = restored
     deployment.save()
+    events.emit(events.DEPLOYMENT_ROLLED_BACK, deployment)
     return restored
 
 

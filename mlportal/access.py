@@ -20,7 +20,9 @@ A model says how it is governed with class attributes:
 - `user_field` ("user"): the row belongs to a user (tokens): only they (and
   superusers) see and change it;
 - `auditors_only = True`: the audit trail;
-- `write_role`: the role writing needs (default `editor`; grants need `owner`).
+- `write_role`: the role writing needs (default `editor`; grants need `owner`);
+- `read_role`: reading too needs a grant with this role (webhook subscriptions and their
+  deliveries: owners of the namespace).
 
 Any other model is read by every signed-in user and written by superusers only.
 """
@@ -28,6 +30,7 @@ Any other model is read by every signed-in user and written by superusers only.
 from collections.abc import Mapping
 
 from django.core.exceptions import PermissionDenied
+from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Exists, OuterRef, Q
 from rest_framework import permissions
@@ -40,6 +43,15 @@ AUDITORS_GROUP = "auditors"
 EDITOR, OWNER = Role.EDITOR, Role.OWNER
 # The roles that include a role: an owner is also an editor.
 ROLES_INCLUDING = {EDITOR: {EDITOR, OWNER}, OWNER: {OWNER}}
+
+
+NAMESPACE_SEGMENT = r"[a-z0-9][a-z0-9_-]*"
+validate_namespace_path = RegexValidator(
+    rf"^(/{NAMESPACE_SEGMENT})+\Z",
+    "A namespace is a path such as /abc_corp/claim: a leading slash, lowercase segments of "
+    "letters, digits, '_' and '-' (each starting with a letter or digit), no trailing slash.",
+    code="invalid_namespace",
+)
 
 
 def namespace_path(obj):
@@ -163,8 +175,10 @@ def can(user, action, model_or_obj, *, role=None):
     if user_field:
         return (user.is_superuser or obj is None
                 or getattr(obj, f"{user_field}_id") == user.pk)
-    if action in READ_ACTIONS or user.is_superuser:
+    if user.is_superuser or (action in READ_ACTIONS and not getattr(model, "read_role", None)):
         return True
+    if action in READ_ACTIONS:
+        role = role or model.read_role
     namespaced = getattr(model, "namespace_lookup", None)
     shared = getattr(model, "shared_namespaces_lookup", None)
     if is_auditor(user) or not (namespaced or shared):
@@ -190,8 +204,10 @@ def restrict(queryset, user, action="view", *, role=None):
     user_field = getattr(model, "user_field", None)
     if user_field:
         return queryset if user.is_superuser else queryset.filter(**{user_field: user})
-    if action in READ_ACTIONS or user.is_superuser:
+    if user.is_superuser or (action in READ_ACTIONS and not getattr(model, "read_role", None)):
         return queryset
+    if action in READ_ACTIONS:
+        role = role or model.read_role
     paths = [] if is_auditor(user) else granted_paths(user, role or required_role(model))
     if not paths:
         return queryset.none()

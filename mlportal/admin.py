@@ -1,15 +1,32 @@
 import functools
 
+from django import forms
 from django.apps import apps
 from django.contrib import admin, messages
 from django.db import models
 from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html
 
 from mlportal import access
+from mlportal.events import EVENT_TYPES
 from mlportal.fields import encrypted_field_names, secret_display_name
 from mlportal.forms import JSONEditorField
-from mlportal.models import ObjectChange, Token
-from mlportal.services import revoke_token, save_new_token
+from mlportal.models import (
+    Event,
+    ObjectChange,
+    Token,
+    WebhookDelivery,
+    WebhookSubscription,
+)
+from mlportal.secrets import MASK
+from mlportal.services import (
+    redeliver,
+    revoke_token,
+    save_new_token,
+    save_subscription,
+    send_test_event,
+)
 
 
 def _autocomplete_source(request):
@@ -276,3 +293,155 @@ class ObjectChangeAdmin(ReadOnlyAdminMixin, PortalModelAdmin):
     list_filter = ["action", "source", "content_type"]
     search_fields = ["object_repr", "user_name", "principal", "namespace", "request_id"]
     date_hierarchy = "time"
+
+
+class WebhookSubscriptionForm(forms.ModelForm):
+    url = forms.URLField(max_length=500, assume_scheme="https",
+                         help_text="https:// address the events are POSTed to.")
+    event_types = forms.MultipleChoiceField(
+        choices=[(name, name) for name in EVENT_TYPES], required=False,
+        widget=forms.CheckboxSelectMultiple, help_text="None ticked: every event type.")
+
+    class Meta:
+        model = WebhookSubscription
+        fields = ["namespace", "url", "event_types", "description", "active"]
+
+    def clean_namespace(self):
+        namespace = self.cleaned_data.get("namespace")
+        user = getattr(self, "user", None)
+        if namespace is None and user is not None and not user.is_superuser:
+            raise forms.ValidationError("Only superusers subscribe to every namespace: "
+                                        "choose one.")
+        return namespace
+
+
+@admin.register(WebhookSubscription)
+class WebhookSubscriptionAdmin(PortalModelAdmin):
+    form = WebhookSubscriptionForm
+    list_display = ["url", "namespace", "active", "paused_reason", "consecutive_failures",
+                    "update_at"]
+    list_select_related = ["namespace"]
+    list_filter = ["active"]
+    search_fields = ["url", "description", "namespace__path"]
+    autocomplete_fields = ["namespace"]
+    readonly_fields = ["secret_display", "paused_at", "paused_reason", "consecutive_failures",
+                       "deliveries_link", "created_by", "create_at", "update_at"]
+    actions = ["send_test_event", "activate"]
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        form.user = request.user
+        return form
+
+    def get_fields(self, request, obj=None):
+        fields = ["namespace", "url", "event_types", "description", "active"]
+        if obj is None:
+            return fields
+        return [*fields, *self.readonly_fields]
+
+    @admin.display(description="secret")
+    def secret_display(self, subscription):
+        return MASK
+
+    @admin.display(description="deliveries")
+    def deliveries_link(self, subscription):
+        url = reverse("admin:mlportal_webhookdelivery_changelist")
+        return format_html('<a href="{}?subscription__id__exact={}">The delivery log</a>',
+                           url, subscription.pk)
+
+    def save_model(self, request, obj, form, change):
+        save_subscription(instance=obj, user=request.user)
+
+    def response_add(self, request, obj, post_url_continue=None):
+        # The secret is shown on this page only: not in a message (a cookie), never again.
+        return TemplateResponse(request, "admin/mlportal/webhooksubscription/created.html", {
+            **self.admin_site.each_context(request),
+            "title": "Webhook subscription created",
+            "opts": self.model._meta,
+            "subscription": obj,
+            "secret": obj.new_secret,
+        })
+
+    @admin.action(description="Send a test event", permissions=["change"])
+    def send_test_event(self, request, queryset):
+        for subscription in queryset:
+            delivery = send_test_event(subscription=subscription)
+            self.message_user(request, f"{subscription}: test event queued (delivery "
+                                       f"{delivery.pk}).")
+
+    @admin.action(description="Activate (resume paused subscriptions)", permissions=["change"])
+    def activate(self, request, queryset):
+        for subscription in queryset:
+            save_subscription(instance=subscription, active=True)
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(ReadOnlyAdminMixin, PortalModelAdmin):
+    list_display = ["create_at", "subscription", "event_type", "status", "attempts",
+                    "response_code", "last_attempt_at", "next_attempt_at", "error"]
+    list_select_related = ["subscription__namespace", "event"]
+    list_filter = ["status", "event__type"]
+    search_fields = ["subscription__url", "event__type", "error"]
+    fields = ["subscription", "event", "status", "attempts", "response_code", "response_body",
+              "error", "create_at", "first_attempt_at", "last_attempt_at", "next_attempt_at",
+              "finished_at"]
+    readonly_fields = fields
+    actions = ["redeliver"]
+
+    @admin.display(description="event", ordering="event__type")
+    def event_type(self, delivery):
+        return delivery.event.type
+
+    @admin.action(description="Redeliver", permissions=["redeliver"])
+    def redeliver(self, request, queryset):
+        allowed = access.restrict(queryset, request.user, "change")
+        for delivery in allowed.select_related("subscription", "event"):
+            redeliver(delivery=delivery)
+        self.message_user(request, f"{allowed.count()} deliveries queued again.")
+
+    def has_redeliver_permission(self, request):
+        return access.can(request.user, "change", self.model)
+
+
+@admin.register(Event)
+class EventAdmin(ReadOnlyAdminMixin, PortalModelAdmin):
+    list_display = ["time", "type", "namespace", "actor_name", "principal", "object_type",
+                    "object_id", "dispatched_at"]
+    list_filter = ["type"]
+    search_fields = ["type", "namespace", "object_id", "actor_name", "principal"]
+    date_hierarchy = "time"
+    fields = ["id", "type", "time", "namespace", "actor_name", "principal", "object_type",
+              "object_id", "document", "dispatched_at"]
+    readonly_fields = fields
+
+
+# The task queue's own page (django-tasks-db): superusers only, read-only. Task arguments
+# are ids, never secrets (mlportal.tasks, catalog.tasks).
+try:
+    from django_tasks_db.models import DBTaskResult
+except ImportError:  # pragma: no cover - the database backend is not installed
+    DBTaskResult = None
+
+if DBTaskResult is not None and admin.site.is_registered(DBTaskResult):
+    admin.site.unregister(DBTaskResult)
+
+    @admin.register(DBTaskResult)
+    class TaskResultAdmin(ReadOnlyAdminMixin, PortalModelAdmin):
+        list_display = ["id", "task_path", "status", "queue_name", "enqueued_at", "run_after",
+                        "started_at", "finished_at"]
+        list_filter = ["status", "queue_name", "task_path"]
+        search_fields = ["id", "task_path"]
+        fields = ["id", "task_path", "status", "args_kwargs", "queue_name", "priority",
+                  "enqueued_at", "run_after", "started_at", "finished_at", "worker_ids",
+                  "exception_class_path", "traceback"]
+        readonly_fields = fields
+
+        def has_view_permission(self, request, obj=None):
+            return request.user.is_active and request.user.is_superuser
+
+        def has_module_permission(self, request):
+            return self.has_view_permission(request)
+
+        def get_queryset(self, request):
+            queryset = admin.ModelAdmin.get_queryset(self, request)
+            return queryset if self.has_view_permission(request) else queryset.none()

@@ -10,8 +10,14 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
 from mlportal.choices import ChangeAction
-from mlportal.filters import PortalFilterSet, WithinNamespaceFilter
-from mlportal.models import ObjectChange, Token
+from mlportal.filters import PortalFilterSet, TextSearchFilter, WithinNamespaceFilter
+from mlportal.models import (
+    DeliveryStatus,
+    ObjectChange,
+    Token,
+    WebhookDelivery,
+    WebhookSubscription,
+)
 
 
 def audited_models():
@@ -131,3 +137,28 @@ class TokenFilterSet(PortalFilterSet):
     def filter_usable(self, queryset, name, value):
         usable = Token.objects.usable()
         return queryset.filter(pk__in=usable) if value else queryset.exclude(pk__in=usable)
+
+
+class WebhookSubscriptionFilterSet(django_filters.FilterSet):
+    namespace = django_filters.CharFilter(field_name="namespace__path")
+    within = WithinNamespaceFilter(field_name="namespace__path")
+    active = django_filters.BooleanFilter()
+    q = TextSearchFilter(search_fields=["url", "description"])
+    create_at = django_filters.IsoDateTimeFromToRangeFilter()
+    ordering = django_filters.OrderingFilter(
+        fields=[("namespace__path", "namespace"), "url", "create_at", "update_at"])
+
+    class Meta:
+        model = WebhookSubscription
+        fields = []
+
+
+class WebhookDeliveryFilterSet(django_filters.FilterSet):
+    status = django_filters.ChoiceFilter(choices=DeliveryStatus.choices)
+    event_type = django_filters.CharFilter(field_name="event__type")
+    event = django_filters.UUIDFilter(field_name="event_id")
+    create_at = django_filters.IsoDateTimeFromToRangeFilter()
+
+    class Meta:
+        model = WebhookDelivery
+        fields = []

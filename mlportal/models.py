@@ -1,5 +1,8 @@
+import base64
+import datetime
 import hashlib
 import secrets
+import uuid
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
@@ -8,6 +11,8 @@ from django.db import models
 from django.utils import timezone
 
 from mlportal.choices import ChangeAction, Role
+from mlportal.fields import EncryptedTextField
+from mlportal.secrets import MASK
 
 
 def hash_token_key(key):
@@ -245,3 +250,169 @@ class ObjectChange(models.Model):
         if rows:
             self.postchange_data, self.object_repr = after, object_repr
         return bool(rows)
+
+
+class Event(models.Model):
+    """Something that happened to a portal object, written in the transaction of the change
+    (an outbox: see mlportal.events). Delivered to the matching webhook subscriptions."""
+
+    # Events carry the documents of every namespace: read like the audit trail.
+    auditors_only = True
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    type = models.CharField(max_length=64, db_index=True)
+    time = models.DateTimeField(default=timezone.now, db_index=True)
+    namespace = models.CharField(max_length=255, blank=True, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    actor_name = models.CharField(max_length=150, blank=True)
+    principal = models.CharField(max_length=255, blank=True)
+    object_type = models.CharField(max_length=100, blank=True)
+    object_id = models.CharField(max_length=64, blank=True)
+    document = models.JSONField(default=dict, blank=True)
+    # When the event was turned into deliveries; empty: waiting for a worker.
+    dispatched_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    class Meta:
+        ordering = ["-time"]
+
+    def __str__(self):
+        return f"{self.type} {self.object_type} {self.object_id}".strip()
+
+    def payload(self):
+        """The body delivered (Standard Webhooks: type, timestamp, data)."""
+        return {
+            "id": str(self.id),
+            "type": self.type,
+            "timestamp": self.time.astimezone(datetime.UTC).isoformat(
+                timespec="milliseconds").replace("+00:00", "Z"),
+            "namespace": self.namespace,
+            "actor": self.actor_name,
+            "principal": self.principal,
+            "object": {"type": self.object_type, "id": self.object_id},
+            "data": self.document,
+        }
+
+
+def new_webhook_secret():
+    """A Standard Webhooks secret: whsec_ + base64 of 32 random bytes."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+class WebhookSubscription(models.Model):
+    """A URL that receives the events of a namespace (and below), signed with its secret.
+
+    Managed (and seen) by the owners of the namespace; a subscription to every namespace
+    (no namespace) by superusers only.
+    """
+
+    audited = True
+    namespace_lookup = "namespace__path"
+    write_role = Role.OWNER
+    read_role = Role.OWNER
+
+    namespace = models.ForeignKey(
+        "catalog.Namespace", null=True, blank=True, on_delete=models.PROTECT,
+        related_name="webhook_subscriptions",
+        help_text="Events of this namespace and below; empty: every namespace (superusers).",
+    )
+    url = models.URLField(
+        max_length=500, help_text="https:// address the events are POSTed to.")
+    secret = EncryptedTextField(editable=False)
+    event_types = models.JSONField(
+        default=list, blank=True, help_text="Event types to send; empty: all of them.")
+    description = models.CharField(max_length=200, blank=True)
+    active = models.BooleanField(default=True)
+    paused_at = models.DateTimeField(null=True, blank=True, editable=False)
+    paused_reason = models.CharField(max_length=500, blank=True, editable=False)
+    consecutive_failures = models.PositiveIntegerField(default=0, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+", editable=False,
+    )
+    create_at = models.DateTimeField(auto_now_add=True)
+    update_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["namespace__path", "url"]
+        verbose_name = "webhook subscription"
+
+    def __str__(self):
+        return f"{self.url} ({self.namespace.path if self.namespace_id else 'every namespace'})"
+
+    def clean(self):
+        from mlportal.events import EVENT_TYPES
+        from mlportal.webhooks import url_error
+
+        error = url_error(self.url) if self.url else None
+        if error:
+            raise ValidationError({"url": error})
+        if not isinstance(self.event_types, list) or not all(
+                isinstance(name, str) for name in self.event_types):
+            raise ValidationError({"event_types": "A list of event type names."})
+        unknown = sorted(set(self.event_types) - set(EVENT_TYPES))
+        if unknown:
+            raise ValidationError({"event_types": (
+                f"Unknown event types: {', '.join(unknown)}. Known: {', '.join(EVENT_TYPES)}.")})
+
+    def wants(self, event):
+        if self.event_types and event.type not in self.event_types:
+            return False
+        if self.namespace_id is None:
+            return True
+        path = self.namespace.path
+        return event.namespace == path or event.namespace.startswith(path + "/")
+
+    def audit_data(self):
+        return {
+            "namespace": self.namespace.path if self.namespace_id else None,
+            "url": self.url,
+            "secret": MASK if self.secret else "",
+            "event_types": self.event_types,
+            "description": self.description,
+            "active": self.active,
+            "paused_reason": self.paused_reason,
+        }
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
+class WebhookDelivery(models.Model):
+    """One event sent (or to send) to one subscription, with its attempts' outcome. Never
+    holds the secret nor the signature."""
+
+    namespace_lookup = "subscription__namespace__path"
+    write_role = Role.OWNER
+    read_role = Role.OWNER
+
+    subscription = models.ForeignKey(
+        WebhookSubscription, on_delete=models.CASCADE, related_name="deliveries")
+    event = models.ForeignKey(Event, on_delete=models.PROTECT, related_name="deliveries")
+    status = models.CharField(
+        max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING,
+        db_index=True)
+    attempts = models.PositiveIntegerField(default=0)
+    response_code = models.PositiveIntegerField(null=True, blank=True)
+    response_body = models.TextField(blank=True)
+    error = models.CharField(max_length=500, blank=True)
+    create_at = models.DateTimeField(auto_now_add=True)
+    first_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(default=timezone.now, db_index=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # A worker sending it holds it until then (a crashed worker's claim runs out).
+    locked_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-create_at", "-id"]
+        verbose_name = "webhook delivery"
+        verbose_name_plural = "webhook deliveries"
+
+    def __str__(self):
+        return f"{self.event.type} to {self.subscription.url}: {self.status}"

@@ -50,6 +50,8 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "django_tasks",
+    "django_tasks_db",
     "mlportal",
     "catalog",
     "registry",
@@ -229,6 +231,45 @@ SPECTACULAR_SETTINGS = {
         "DeploymentStatusEnum": "deployments.choices.DeploymentStatus",
     },
 }
+
+# Background work (event delivery, Git syncs) through the standard Django Tasks interface
+# (django-tasks): the database is the queue; `manage.py db_worker` processes run it (README,
+# "Background work"). MLPORTAL_TASKS_BACKEND=immediate runs tasks in the request instead.
+TASKS = {
+    "default": {
+        "BACKEND": {
+            "database": "django_tasks_db.DatabaseBackend",
+            "immediate": "django_tasks.backends.immediate.ImmediateBackend",
+        }[os.environ.get("MLPORTAL_TASKS_BACKEND", "database")],
+    }
+}
+
+# Outgoing webhooks (README, "Events and webhooks").
+MLPORTAL_WEBHOOKS = {
+    # http:// targets are refused unless this is on (development only).
+    "ALLOW_HTTP": env_flag("MLPORTAL_WEBHOOKS_ALLOW_HTTP"),
+    # Addresses or networks (CIDR) a webhook may reach although they are loopback, private,
+    # link-local, ...: e.g. "10.1.2.0/24,127.0.0.1". Empty: public addresses only.
+    "ALLOWED_NETWORKS": env_list("MLPORTAL_WEBHOOKS_ALLOWED_NETWORKS", ""),
+    "CONNECT_TIMEOUT": float(os.environ.get("MLPORTAL_WEBHOOKS_CONNECT_TIMEOUT", "5")),
+    "READ_TIMEOUT": float(os.environ.get("MLPORTAL_WEBHOOKS_READ_TIMEOUT", "10")),
+    # How much of a receiver's answer is read (and kept in the delivery log).
+    "MAX_RESPONSE_BYTES": int(os.environ.get("MLPORTAL_WEBHOOKS_MAX_RESPONSE_BYTES", "4096")),
+    # Retries: after attempt n, wait BACKOFF_BASE * 2**(n-1) seconds (at most BACKOFF_MAX),
+    # +-JITTER of it, until RETRY_FOR seconds have passed since the first attempt.
+    "BACKOFF_BASE": float(os.environ.get("MLPORTAL_WEBHOOKS_BACKOFF_BASE", "30")),
+    "BACKOFF_MAX": float(os.environ.get("MLPORTAL_WEBHOOKS_BACKOFF_MAX", "3600")),
+    "JITTER": 0.25,
+    "RETRY_FOR": float(os.environ.get("MLPORTAL_WEBHOOKS_RETRY_FOR", str(24 * 3600))),
+    # A subscription is paused after this many deliveries in a row have failed for good.
+    "PAUSE_AFTER_FAILED_DELIVERIES": int(
+        os.environ.get("MLPORTAL_WEBHOOKS_PAUSE_AFTER_FAILED_DELIVERIES", "5")),
+}
+# The outbox sweep re-enqueues events and deliveries whose task was lost (a crash between
+# the commit and the enqueue): every this many seconds, for what has waited at least as long.
+MLPORTAL_OUTBOX_SWEEP_SECONDS = float(os.environ.get("MLPORTAL_OUTBOX_SWEEP_SECONDS", "60"))
+# A sync whose source is being synced by another worker waits this long, then tries again.
+MLPORTAL_SYNC_BUSY_RETRY_SECONDS = float(os.environ.get("MLPORTAL_SYNC_BUSY_RETRY_SECONDS", "5"))
 
 LOGGING = {
     "version": 1,

@@ -293,6 +293,7 @@ class ModelTag(models.Model):
 
     audited = True
     namespace_lookup = "catalog_model__namespace__path"
+    audit_parent = "catalog_model"
 
     catalog_model = models.ForeignKey(
         CatalogModel, on_delete=models.CASCADE, related_name="model_tags"

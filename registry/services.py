@@ -30,6 +30,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from catalog.models import CatalogModel
+from mlportal import events
 from registry.choices import VersionStatus
 from registry.models import Alias, Artifact, ArtifactUpload, ModelTag, ModelVersion, Tag
 from registry.validators import validate_artifact_name
@@ -120,6 +121,7 @@ def register_version(*, namespace, model_name, model_version=None, description="
     for row in [*links, *new_tags]:
         row.version = version
         row.save()
+    events.emit(events.VERSION_REGISTERED, version)
     return version
 
 
@@ -382,13 +384,17 @@ def _lock_version(version):
 @transaction.atomic
 def update_version(*, version, description=None, status=None, tags=None):
     """Change what may change after registration: description, status and tags."""
-    _lock_version(version)
+    stored = _lock_version(version)
+    # As stored: the admin hands over a version its form has changed already.
+    before = (stored.description, stored.status)
     if description is not None:
         version.description = description
     if status is not None:
         version.status = status
     version.full_clean(exclude=FOREIGN_KEYS_AT_HAND, validate_constraints=False)
     version.save()
+    if (version.description, version.status) != before:
+        events.emit(events.VERSION_DEPRECATED if version.status == VersionStatus.DEPRECATED != before[1] else events.VERSION_CHANGED, version)  # noqa: E501
     if tags is not None:
         set_tags(version=version, tags=tags)
     return version
@@ -403,16 +409,22 @@ def deprecate_version(*, version):
 def set_tags(*, version, tags):
     """Make `tags` ({key: value}) the tags of `version`."""
     stored = {tag.key: tag for tag in version.tags.all()}
+    changed = False
     for tag in _new_tags(tags):
         kept = stored.pop(tag.key, None)
         if kept is None:
             tag.version = version
             tag.save()
+            changed = True
         elif kept.value != tag.value:
             kept.value = tag.value
             kept.save()
+            changed = True
     for tag in stored.values():
         tag.delete()
+        changed = True
+    if changed:
+        events.emit(events.TAG_CHANGED, version)
 
 
 @transaction.atomic
@@ -433,14 +445,18 @@ def set_alias(*, version, name):
     created = alias is None
     if created:
         alias = Alias(catalog_model=catalog_model, name=name)
+    moved = not created and alias.version_id != version.pk
     alias.version = version
     alias.full_clean(exclude=FOREIGN_KEYS_AT_HAND, validate_constraints=False)
     alias.save()
+    if created or moved:
+        events.emit(events.ALIAS_SET if created else events.ALIAS_MOVED, alias)
     return alias, created
 
 
 @transaction.atomic
 def remove_alias(*, alias):
+    events.emit(events.ALIAS_REMOVED, alias)
     alias.delete()
 
 
@@ -458,9 +474,11 @@ def set_model_tag(*, catalog_model, key, value):
     except ValidationError as exc:
         raise ValidationError({"tags": [f"{key}: {'; '.join(exc.messages)}"]}) from exc
     tag.save()
+    events.emit(events.TAG_CHANGED, catalog_model)
     return tag
 
 
 @transaction.atomic
 def remove_model_tag(*, tag):
     tag.delete()
+    events.emit(events.TAG_CHANGED, tag.catalog_model)

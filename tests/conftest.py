@@ -216,3 +216,157 @@ def deployed(catalog, superuser):
                           environment="prod", deployment_method="lambda",
                           rolling_strategy="rolling", create_at=day(5, 1))
     return catalog
+
+
+@pytest.fixture
+def tasks_in_process(settings, django_capture_on_commit_callbacks):
+    """Run the tasks queued inside the block in this process, when the block ends (as the
+    commit would hand them to a worker): `with tasks_in_process(): ...`. The real worker
+    process is tested in tests/mlportal/test_events.py and tests/catalog/test_sync_queue.py."""
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+
+    def run():
+        return django_capture_on_commit_callbacks(execute=True)
+
+    return run
+
+
+class Receiver:
+    """A real HTTP server on 127.0.0.1 (a thread) that records the webhooks it receives and
+    answers each with the next status of `statuses` (the last one repeats)."""
+
+    def __init__(self):
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        receiver = self
+        self.requests = []
+        self.statuses = [200]
+        self.headers_out = {}
+        self.lock = threading.Lock()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                with receiver.lock:
+                    receiver.requests.append({"path": self.path, "headers": dict(self.headers),
+                                              "body": body})
+                    index = min(len(receiver.requests), len(receiver.statuses)) - 1
+                    status = receiver.statuses[index]
+                answer = b'{"received": true}'
+                self.send_response(status)
+                for name, value in receiver.headers_out.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver(settings):
+    """A local webhook receiver, reachable because the settings allow http and 127.0.0.1
+    for this test (production allows neither)."""
+    settings.MLPORTAL_WEBHOOKS = {**settings.MLPORTAL_WEBHOOKS, "ALLOW_HTTP": True,
+                                  "ALLOWED_NETWORKS": ["127.0.0.1/32"]}
+    server = Receiver()
+    yield server
+    server.stop()
+
+
+def database_url(settings_dict):
+    """DATABASE_URL of the database the tests use (the test database, once created)."""
+    if settings_dict["ENGINE"] == "django.db.backends.sqlite3":
+        return f"sqlite:///{settings_dict['NAME']}"
+    user = settings_dict.get("USER") or ""
+    password = f":{settings_dict['PASSWORD']}" if settings_dict.get("PASSWORD") else ""
+    host = settings_dict.get("HOST") or "127.0.0.1"
+    port = f":{settings_dict['PORT']}" if settings_dict.get("PORT") else ""
+    return f"postgres://{user}{password}@{host}{port}/{settings_dict['NAME']}"
+
+
+def eventually(check, *, timeout=30, interval=0.1, what="the condition"):
+    """Poll `check()` until it returns something true; fail after `timeout` seconds."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"Waited {timeout} s for {what}.")
+        time.sleep(interval)
+
+
+# Fast retries for the worker processes of the tests (production: 30 s doubling for a day).
+WORKER_ENVIRONMENT = {
+    "MLPORTAL_WEBHOOKS_ALLOW_HTTP": "1",
+    "MLPORTAL_WEBHOOKS_ALLOWED_NETWORKS": "127.0.0.1/32",
+    "MLPORTAL_WEBHOOKS_BACKOFF_BASE": "0.2",
+    "MLPORTAL_WEBHOOKS_BACKOFF_MAX": "1",
+    "MLPORTAL_WEBHOOKS_READ_TIMEOUT": "2",
+    "MLPORTAL_SYNC_BUSY_RETRY_SECONDS": "0.3",
+    "DJANGO_LOG_LEVEL": "WARNING",
+}
+
+
+@pytest.fixture
+def worker(transactional_db, tmp_path, settings):
+    """Start real `manage.py db_worker` processes on the test database: `worker(**env)`.
+    The test's own writes are committed (transactional_db), so the worker sees them."""
+    import os
+    import subprocess
+    import sys
+
+    from django.db import connection
+
+    settings.MLPORTAL_WEBHOOKS = {**settings.MLPORTAL_WEBHOOKS, "ALLOW_HTTP": True,
+                                  "ALLOWED_NETWORKS": ["127.0.0.1/32"]}
+    processes = []
+    root = Path(__file__).resolve().parent.parent
+
+    def start(**environment):
+        log = open(tmp_path / f"worker-{len(processes)}.log", "w")  # noqa: SIM115
+        process = subprocess.Popen(
+            [sys.executable, "manage.py", "db_worker", "--interval", "0.1",
+             "--no-startup-delay", "--no-reload", "--worker-id", f"test-{len(processes)}"],
+            cwd=root, stdout=log, stderr=subprocess.STDOUT,
+            env={**os.environ, **WORKER_ENVIRONMENT, **environment,
+                 "DATABASE_URL": database_url(connection.settings_dict)},
+        )
+        processes.append((process, log))
+        return process
+
+    yield start
+    for process, log in processes:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+@pytest.fixture
+def worker_log(tmp_path):
+    """The output of the test's workers, for assertion messages."""
+
+    def read():
+        return "\n".join(path.read_text() for path in sorted(tmp_path.glob("worker-*.log")))
+
+    return read

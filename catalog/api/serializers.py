@@ -5,7 +5,7 @@ from rest_framework import serializers
 
 from catalog import services
 from catalog.documents import ConnectionField
-from catalog.models import CatalogSource, DataSource, Namespace
+from catalog.models import CatalogSource, CatalogSync, DataSource, Namespace
 from catalog.validators import validate_namespace_path
 from mlportal.api.base import PortalModelSerializer
 from mlportal.choices import Role
@@ -73,16 +73,24 @@ class CatalogSourceSerializer(PortalModelSerializer):
     )
     has_webhook_secret = serializers.SerializerMethodField()
     webhook_url = serializers.SerializerMethodField()
+    latest_sync = serializers.SerializerMethodField(
+        help_text="The latest sync (queued, running or done); all of them: /syncs/.")
 
     class Meta:
         model = CatalogSource
         fields = [
             "id", "repository", "ref", "subdirectory", "webhook_secret", "has_webhook_secret",
-            "webhook_url", "last_synced_commit", "last_synced_at", "last_result", "create_at",
-            "update_at",
+            "webhook_url", "last_synced_commit", "last_synced_at", "last_result", "latest_sync",
+            "create_at", "update_at",
         ]
         read_only_fields = ["last_synced_commit", "last_synced_at", "last_result"]
         validators = []  # uniqueness is checked by the service, as a 409
+
+    def get_latest_sync(self, source) -> dict | None:
+        syncs = getattr(source, "latest_syncs", None)
+        latest = syncs[0] if syncs else (
+            None if syncs is not None else source.syncs.order_by("-queued_at", "-id").first())
+        return CatalogSyncSerializer(latest).data if latest is not None else None
 
     def get_has_webhook_secret(self, source) -> bool:
         return bool(source.webhook_secret)
@@ -137,3 +145,19 @@ class GrantSerializer(PortalModelSerializer):
 
     def update(self, instance, validated_data):
         return self._save(instance, validated_data)
+
+
+class CatalogSyncSerializer(PortalModelSerializer):
+    """One sync of a catalog source: queued, running, succeeded or failed, and what it did."""
+
+    source = serializers.PrimaryKeyRelatedField(read_only=True)
+    repository = serializers.CharField(source="source.repository", read_only=True)
+    ref = serializers.CharField(source="source.ref", read_only=True)
+    requested_by = serializers.CharField(source="requested_by.username", read_only=True,
+                                         default=None)
+
+    class Meta:
+        model = CatalogSync
+        fields = ["id", "source", "repository", "ref", "status", "trigger", "requested_by",
+                  "queued_at", "started_at", "finished_at", "commit", "message", "result"]
+        read_only_fields = fields

@@ -9,5 +9,6 @@ router.register("data-sources", views.DataSourceViewSet)
 router.register("catalog-sources", views.CatalogSourceViewSet)
 # Grants on namespaces (the Grant model is mlportal's, read by mlportal.access).
 router.register("grants", views.GrantViewSet)
+router.register("catalog-syncs", views.CatalogSyncViewSet)
 
 urlpatterns = router.urls

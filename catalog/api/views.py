@@ -11,6 +11,7 @@ from rest_framework.response import Response
 
 from catalog.api.serializers import (
     CatalogSourceSerializer,
+    CatalogSyncSerializer,
     DataSourceSerializer,
     GrantSerializer,
     NamespaceSerializer,
@@ -20,21 +21,18 @@ from catalog.documents import CatalogModelSerializer
 from catalog.filtersets import (
     CatalogModelFilterSet,
     CatalogSourceFilterSet,
+    CatalogSyncFilterSet,
     DataSourceFilterSet,
     GrantFilterSet,
     NamespaceFilterSet,
 )
-from catalog.git import GitError
-from catalog.models import CatalogModel, CatalogSource, DataSource, Namespace
-from catalog.sync import sync_catalog_source
-from mlportal.api.base import PortalViewSet
+from catalog.models import CatalogModel, CatalogSource, CatalogSync, DataSource, Namespace
+from catalog.services import request_sync
+from mlportal.api.base import PortalViewSet, ReadOnlyPortalViewSet
 from mlportal.models import Grant
 
-
-class RepositoryUnavailable(exceptions.APIException):
-    status_code = status.HTTP_502_BAD_GATEWAY
-    default_detail = "The Git repository cannot be read."
-    default_code = "repository_unavailable"
+LATEST_SYNC = Prefetch("syncs", queryset=CatalogSync.objects.select_related(
+    "source", "requested_by").order_by("-queued_at", "-id")[:1], to_attr="latest_syncs")
 
 
 class NamespaceViewSet(PortalViewSet):
@@ -72,25 +70,31 @@ class CatalogModelViewSet(PortalViewSet):
 
 
 class CatalogSourceViewSet(PortalViewSet):
-    queryset = CatalogSource.objects.all()
+    queryset = CatalogSource.objects.prefetch_related(LATEST_SYNC)
     serializer_class = CatalogSourceSerializer
     filterset_class = CatalogSourceFilterSet
     lookup_value_regex = r"\d+"
 
-    def _sync(self, source, user=None):
-        try:
-            return sync_catalog_source(source, user=user)
-        except GitError as exc:
-            raise RepositoryUnavailable(
-                f"Cannot read {source.repository} at {source.ref}: {exc}") from exc
+    def _queued(self, sync):
+        return Response(CatalogSyncSerializer(sync, context=self.get_serializer_context()).data,
+                        status=status.HTTP_202_ACCEPTED)
 
-    @extend_schema(request=None, responses=CatalogSourceSerializer)
+    @extend_schema(request=None, responses={202: CatalogSyncSerializer})
     @action(detail=True, methods=["post"], access_action="change")
     def sync(self, request, pk=None):
-        """Load the source's catalog documents now; the outcome is in `last_result`."""
+        """Queue a sync of the source's catalog documents and answer at once (202) with it;
+        a worker runs it. Follow it at /api/v1/catalog-syncs/{id}/ or in `latest_sync`."""
         source = self.get_object()
-        self._sync(source, user=request.user)
-        return Response(self.get_serializer(source).data)
+        return self._queued(request_sync(source=source, trigger="api", user=request.user))
+
+    @extend_schema(responses=CatalogSyncSerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def syncs(self, request, pk=None):
+        """The syncs of this source, the latest first."""
+        source = self.get_object()
+        page = self.paginate_queryset(source.syncs.select_related("source", "requested_by"))
+        data = CatalogSyncSerializer(page, many=True).data
+        return self.get_paginated_response(data)
 
     @extend_schema(
         request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT,
@@ -102,7 +106,7 @@ class CatalogSourceViewSet(PortalViewSet):
             permission_classes=[AllowAny])
     def webhook(self, request, pk=None):
         """Push webhook (GitHub, Gitea, ... format): signed with the source's webhook secret
-        instead of a token. A push to the ref the source reads syncs it."""
+        instead of a token. A push to the ref the source reads queues a sync: 202 with it."""
         source = CatalogSource.objects.filter(pk=pk).first()
         if source is None:
             raise exceptions.NotFound()
@@ -133,7 +137,15 @@ class CatalogSourceViewSet(PortalViewSet):
         if not source.follows(pushed_ref, default_branch):
             return Response({"detail": f"Ignored: a push to {pushed_ref}; this source reads "
                                        f"{source.ref}."})
-        return Response(self._sync(source).as_result())
+        return self._queued(request_sync(source=source, trigger="webhook"))
+
+
+class CatalogSyncViewSet(ReadOnlyPortalViewSet):
+    """Syncs of the catalog sources: queued, running, succeeded or failed."""
+
+    queryset = CatalogSync.objects.select_related("source", "requested_by")
+    serializer_class = CatalogSyncSerializer
+    filterset_class = CatalogSyncFilterSet
 
 
 class GrantViewSet(PortalViewSet):

@@ -18,7 +18,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ("deployments", "0002_endpoints_belong_to_a_namespace"),
-        ("mlportal", "0005_objectchange_related_object"),
+        ("mlportal", "0006_objectchange_related_object"),
     ]
 
     operations = [migrations.RunPython(backfill, migrations.RunPython.noop)]

@@ -6,6 +6,7 @@ from mlportal.api import views
 router = SimpleRouter()
 router.register("tokens", views.TokenViewSet)
 router.register("changes", views.ObjectChangeViewSet)
+router.register("webhooks", views.WebhookSubscriptionViewSet)
 
 urlpatterns = [
     path("", views.APIRootView.as_view(), name="api-root"),

@@ -4,22 +4,30 @@ from django.views.decorators.debug import sensitive_post_parameters
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import permissions, serializers, status
 from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from mlportal import access
 from mlportal.api import schema
-from mlportal.api.base import ReadOnlyPortalViewSet
+from mlportal.api.base import PortalViewSet, ReadOnlyPortalViewSet
 from mlportal.api.serializers import (
     NewTokenSerializer,
     ObjectChangeSerializer,
     TokenRequestSerializer,
     TokenSerializer,
+    WebhookDeliverySerializer,
+    WebhookSubscriptionSerializer,
 )
-from mlportal.filtersets import ObjectChangeFilterSet, TokenFilterSet
-from mlportal.models import ObjectChange, Token
-from mlportal.services import revoke_token, save_new_token
+from mlportal.filtersets import (
+    ObjectChangeFilterSet,
+    TokenFilterSet,
+    WebhookDeliveryFilterSet,
+    WebhookSubscriptionFilterSet,
+)
+from mlportal.models import ObjectChange, Token, WebhookSubscription
+from mlportal.services import redeliver, revoke_token, save_new_token, send_test_event
 from mlportal.throttling import LoginRateThrottle
 
 
@@ -122,3 +130,55 @@ def _list_routes(patterns, prefix=""):
               and pattern.name.endswith("-list")
               and not pattern.pattern.regex.groups):
             yield pattern.name, prefix + str(pattern.pattern).lstrip("^").rstrip("$")
+
+
+class WebhookSubscriptionViewSet(PortalViewSet):
+    """Webhook subscriptions: events of a namespace (and below) POSTed to a URL, signed as
+    Standard Webhooks says. Owners of the namespace (and superusers) manage and see them.
+    The secret is in the answer to the creation only."""
+
+    queryset = WebhookSubscription.objects.select_related("namespace", "created_by")
+    serializer_class = WebhookSubscriptionSerializer
+    filterset_class = WebhookSubscriptionFilterSet
+
+    def _delivery(self, delivery):
+        return Response(WebhookDeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=None, responses={202: WebhookDeliverySerializer})
+    @action(detail=True, methods=["post"], access_action="change")
+    def test(self, request, pk=None):
+        """Send a webhook.test event to this subscription now (202: the delivery)."""
+        return self._delivery(send_test_event(subscription=self.get_object()))
+
+    @extend_schema(responses=WebhookDeliverySerializer(many=True),
+                   filters=True)
+    @action(detail=True, methods=["get"])
+    def deliveries(self, request, pk=None):
+        """The delivery log of this subscription, the latest first."""
+        subscription = self.get_object()
+        queryset = WebhookDeliveryFilterSet(
+            request.query_params, queryset=subscription.deliveries.select_related("event"),
+            request=request).qs
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response(WebhookDeliverySerializer(page, many=True).data)
+
+    def _one_delivery(self, delivery_pk):
+        subscription = self.get_object()
+        delivery = subscription.deliveries.select_related("event", "subscription").filter(
+            pk=delivery_pk).first()
+        if delivery is None:
+            raise NotFound("This subscription has no such delivery.")
+        return delivery
+
+    @extend_schema(responses=WebhookDeliverySerializer)
+    @action(detail=True, methods=["get"], url_path=r"deliveries/(?P<delivery_pk>\d+)")
+    def delivery(self, request, pk=None, delivery_pk=None):
+        """One delivery of this subscription."""
+        return Response(WebhookDeliverySerializer(self._one_delivery(delivery_pk)).data)
+
+    @extend_schema(request=None, responses={202: WebhookDeliverySerializer})
+    @action(detail=True, methods=["post"], access_action="change",
+            url_path=r"deliveries/(?P<delivery_pk>\d+)/redeliver")
+    def redeliver(self, request, pk=None, delivery_pk=None):
+        """Send this delivery's event again, as a new delivery (202: the new delivery)."""
+        return self._delivery(redeliver(delivery=self._one_delivery(delivery_pk)))

@@ -1,5 +1,5 @@
-"""The recorded changes of versions, artifacts, aliases and tags get their catalog model as
-related object (their history is then one indexed filter,
+"""The recorded changes of versions, artifacts, aliases, tags and model tags get their
+catalog model as related object (their history is then one indexed filter,
 ObjectChange.objects.history_of)."""
 
 from django.db import migrations
@@ -13,6 +13,7 @@ def backfill(apps, schema_editor):
         "registry.Artifact": "version__catalog_model_id",
         "registry.Alias": "catalog_model_id",
         "registry.Tag": "version__catalog_model_id",
+        "registry.ModelTag": "catalog_model_id",
     })
 
 
@@ -20,7 +21,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ("registry", "0004_mlflow_model_tags"),
-        ("mlportal", "0005_objectchange_related_object"),
+        ("mlportal", "0006_objectchange_related_object"),
     ]
 
     operations = [migrations.RunPython(backfill, migrations.RunPython.noop)]

@@ -8,7 +8,7 @@ import pytest
 from django.db import connection
 from django.urls import reverse
 
-from catalog.models import CatalogModel, CatalogSource
+from catalog.models import CatalogModel, CatalogSource, CatalogSync
 from catalog.services import save_catalog_source
 from mlportal.models import ObjectChange
 
@@ -134,17 +134,30 @@ class TestCrud:
 
 
 class TestSyncAction:
-    def test_sync_loads_the_cards_and_records_the_outcome(self, admin_api, source, cards,
-                                                          superuser):
-        response = admin_api.post(f"{SOURCES}{source.pk}/sync/")
+    def test_sync_is_queued_and_its_worker_loads_the_cards(self, admin_api, source, cards,
+                                                          superuser, tasks_in_process):
+        with tasks_in_process() as callbacks:
+            response = admin_api.post(f"{SOURCES}{source.pk}/sync/")
+            assert response.status_code == 202, response.json()
+            queued = response.json()
+            assert (queued["status"], queued["source"], queued["trigger"]) == (
+                "queued", source.pk, "api")
+            assert not CatalogModel.objects.exists()
+        assert callbacks
 
-        assert response.status_code == 200, response.json()
-        body = response.json()
+        sync = CatalogSync.objects.get(pk=queued["id"])
+        assert sync.status == "succeeded" and sync.requested_by == superuser
+        body = admin_api.get(f"{SOURCES}{source.pk}/").json()
         commit = cards.git("rev-parse", "HEAD")
+        assert body["latest_sync"]["id"] == sync.pk
+        assert body["latest_sync"]["status"] == "succeeded"
+        assert body["latest_sync"]["commit"] == commit
         assert body["last_synced_commit"] == commit
         assert body["last_synced_at"].endswith("Z")
         assert body["last_result"]["counts"] == {
             "created": 2, "updated": 0, "unchanged": 0, "removed": 0, "failed": 0}
+        assert admin_api.get(f"/api/v1/catalog-syncs/{sync.pk}/").json()["status"] == "succeeded"
+        assert admin_api.get(f"{SOURCES}{source.pk}/syncs/").json()["count"] == 1
         model = CatalogModel.objects.get(model_name="fraud_scoring")
         assert model.git_source == {"repository": cards.url, "path": "catalog/fraud_scoring.yaml",
                                     "commit": commit, "in_git": True}
@@ -152,24 +165,30 @@ class TestSyncAction:
         assert (change.user, change.source) == (superuser, "sync")
         assert change.principal == f"git:{cards.url}@{commit}"
 
-    def test_a_failed_card_is_in_the_result(self, admin_api, source, cards):
+    def test_a_failed_card_is_in_the_result(self, admin_api, source, cards, tasks_in_process):
         cards.write("catalog/bad.yaml", "namespace: /abc\nmodel_name: bad\nowner: nobody\n")
         cards.commit()
 
-        response = admin_api.post(f"{SOURCES}{source.pk}/sync/")
+        with tasks_in_process():
+            response = admin_api.post(f"{SOURCES}{source.pk}/sync/")
 
-        assert response.status_code == 200
-        assert response.json()["last_result"]["failed"] == [
+        assert response.status_code == 202
+        sync = CatalogSync.objects.get(pk=response.json()["id"])
+        assert sync.result["failed"] == [
             {"path": "catalog/bad.yaml", "reason": "owner: Enter a valid email address."}]
         assert CatalogModel.objects.count() == 2
 
-    def test_an_unreadable_repository_is_a_502_kept_on_the_source(self, admin_api, tmp_path):
+    def test_an_unreadable_repository_fails_the_sync_and_is_kept_on_the_source(
+            self, admin_api, tmp_path, tasks_in_process):
         source = save_catalog_source(repository=f"file://{tmp_path}/missing")
 
-        response = admin_api.post(f"{SOURCES}{source.pk}/sync/")
+        with tasks_in_process():
+            response = admin_api.post(f"{SOURCES}{source.pk}/sync/")
 
-        assert response.status_code == 502
-        assert "does not appear to be a git repository" in response.json()["detail"]
+        assert response.status_code == 202
+        sync = CatalogSync.objects.get(pk=response.json()["id"])
+        assert sync.status == "failed"
+        assert "does not appear to be a git repository" in sync.message
         source.refresh_from_db()
         assert "Cannot read the repository" in source.last_result["error"]
 
@@ -178,12 +197,17 @@ class TestSyncAction:
 
 
 class TestWebhook:
-    def test_a_signed_push_syncs_without_a_token(self, api, source, cards):
-        response = push(api, source, {"ref": "refs/heads/main"})
+    def test_a_signed_push_queues_a_sync_without_a_token(self, api, source, cards,
+                                                         tasks_in_process):
+        with tasks_in_process():
+            response = push(api, source, {"ref": "refs/heads/main"})
+            assert response.status_code == 202, response.json()
+            assert response.json()["status"] == "queued"
+            assert response.json()["trigger"] == "webhook"
 
-        assert response.status_code == 200, response.json()
-        assert response.json()["counts"]["created"] == 2
-        assert response.json()["commit"] == cards.git("rev-parse", "HEAD")
+        sync = CatalogSync.objects.get(pk=response.json()["id"])
+        assert sync.result["counts"]["created"] == 2
+        assert sync.commit == cards.git("rev-parse", "HEAD")
         source.refresh_from_db()
         assert source.last_synced_commit == cards.git("rev-parse", "HEAD")
         change = ObjectChange.objects.get(object_repr="/abc_corp/claim/fraud_scoring")
@@ -237,14 +261,15 @@ class TestWebhook:
         assert "Ignored: a push to refs/heads/feature" in response.json()["detail"]
         assert not CatalogModel.objects.exists()
 
-    def test_a_source_on_head_follows_the_default_branch(self, api, source):
+    def test_a_source_on_head_follows_the_default_branch(self, api, source, tasks_in_process):
         source.ref = "HEAD"
         source.save()
 
-        response = push(api, source, {"ref": "refs/heads/main",
-                                      "repository": {"default_branch": "main"}})
+        with tasks_in_process():
+            response = push(api, source, {"ref": "refs/heads/main",
+                                          "repository": {"default_branch": "main"}})
 
-        assert response.status_code == 200
+        assert response.status_code == 202
         assert CatalogModel.objects.count() == 2
 
     def test_an_unknown_source_is_a_404(self, api, source):
@@ -257,19 +282,23 @@ class TestWebhook:
 
 
 class TestAdmin:
-    def test_sync_now_action(self, admin_client, source):
+    def test_sync_now_action_queues_a_sync(self, admin_client, source, tasks_in_process):
         changelist = admin_client.get(reverse("admin:catalog_catalogsource_changelist"))
         assert 'value="sync_now"' in changelist.content.decode()
 
-        response = admin_client.post(reverse("admin:catalog_catalogsource_changelist"), {
-            "action": "sync_now", "_selected_action": [source.pk]}, follow=True)
+        with tasks_in_process():
+            response = admin_client.post(reverse("admin:catalog_catalogsource_changelist"), {
+                "action": "sync_now", "_selected_action": [source.pk]}, follow=True)
+            assert response.status_code == 200
+            message = [str(m) for m in response.context["messages"]][0]
+            assert "is queued" in message
 
-        assert response.status_code == 200
-        message = [str(m) for m in response.context["messages"]][0]
-        assert "2 created, 0 updated, 0 unchanged, 0 failed" in message
         assert CatalogModel.objects.count() == 2
         page = admin_client.get(reverse("admin:catalog_catalogsource_changelist"))
         assert "2 created" in page.content.decode()
+        change = admin_client.get(reverse("admin:catalog_catalogsource_change",
+                                          args=[source.pk])).content.decode()
+        assert "succeeded" in change and "Syncs (latest first)" in change
 
     def test_the_change_page_never_shows_the_secret_and_keeps_it_when_left_empty(
             self, admin_client, source):

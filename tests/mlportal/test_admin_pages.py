@@ -9,10 +9,11 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from catalog.models import CatalogModel, CatalogSource
-from catalog.services import save_catalog_model, save_grant
+from catalog.services import request_sync, save_catalog_model, save_grant
+from catalog.tasks import run_catalog_sync
 from deployments.services import record_deployment
 from mlportal.models import ObjectChange, Token
-from mlportal.services import save_new_token
+from mlportal.services import save_new_token, save_subscription, send_test_event
 from registry.services import link_artifact, register_version, set_alias, set_model_tag
 
 pytestmark = pytest.mark.django_db
@@ -32,11 +33,12 @@ def catalog():
 @pytest.fixture
 def every_model(catalog, admin_user, django_user_model):
     """A row of every model the admin shows, beside the catalog: a version with an artifact
-    and an alias, a deployment with a secret, a grant, a token, a group, a catalog source."""
+    and an alias, a model tag, a deployment with a secret (and its endpoint), a grant, a
+    token, a group, a catalog source."""
     version = register_version(namespace="/team0/claims", model_name="model0")
     link_artifact(version=version, name="weights", uri="s3://bucket/team0/weights.bin")
     set_alias(version=version, name="champion")
-    set_model_tag(catalog_model=version.catalog_model, key="team", value="claims")
+    set_model_tag(catalog_model=version.catalog_model, key="framework", value="sklearn")
     record_deployment(model_version=version, endpoint="https://team0.example.com/predict",
                       deployment_method="ecs", rolling_strategy="blue_green",
                       environment_variables=[{"name": "DB_PASSWORD", "secret": True,
@@ -44,7 +46,13 @@ def every_model(catalog, admin_user, django_user_model):
     group = Group.objects.create(name="team0")
     save_grant(namespace="/team0", group=group, role="editor")
     save_new_token(Token(user=admin_user))
-    CatalogSource.objects.create(repository="https://git.example.com/cards.git", ref="main")
+    source = CatalogSource.objects.create(repository="https://git.example.com/cards.git",
+                                          ref="main")
+    # A sync, its task on the queue, a webhook subscription and a delivery (no worker runs).
+    sync = request_sync(source=source, trigger="admin", user=admin_user)
+    run_catalog_sync.enqueue(sync.pk)
+    subscription = save_subscription(namespace="/team0", url="https://hooks.example.com/in")
+    send_test_event(subscription=subscription)
 
 
 def registered():

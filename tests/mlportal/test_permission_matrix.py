@@ -19,11 +19,12 @@ from django.test import Client
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from catalog.models import CatalogModel, CatalogSource, DataSource
+from catalog.models import CatalogModel, CatalogSource, CatalogSync, DataSource
 from catalog.services import ensure_namespace, save_catalog_model, save_data_source, save_grant
 from mlportal import access
-from mlportal.models import ObjectChange, Token
-from mlportal.services import save_new_token
+from mlportal.models import Event, ObjectChange, Token, WebhookSubscription
+from mlportal.services import save_new_token, save_subscription, send_test_event
+from mlportal.tasks import dispatch_event
 from tests.helpers import GitRepo
 from tests.routes import api_endpoints
 
@@ -77,6 +78,18 @@ class World:
         response = self.root.post(path, document, format="json")
         assert response.status_code == 201, response.content
         return response.json()["id"]
+
+    def subscription(self, name):
+        return save_subscription(namespace="/here", url=f"https://hooks.example.com/{name}").pk
+
+    def delivery(self):
+        subscription = WebhookSubscription.objects.get(pk=self.subscription("delivered"))
+        return {"pk": subscription.pk,
+                "delivery_pk": send_test_event(subscription=subscription).pk}
+
+    def catalog_sync(self):
+        source = CatalogSource.objects.get(pk=self.catalog_source("syncs"))
+        return CatalogSync.objects.create(source=source, status="succeeded")
 
     def version(self):
         """A new version of /here/m, through the registry's API."""
@@ -203,6 +216,13 @@ RESOURCES = [
         make=lambda w, name: w.catalog_source(name),
         creators=SUPERUSER, changers=SUPERUSER, deleters=SUPERUSER,
     ),
+    # Webhook subscriptions: owners of the namespace manage and see them.
+    Resource(
+        "/api/v1/webhooks/",
+        create=lambda w, name: {"namespace": "/here", "url": f"https://hooks.example.com/{name}"},
+        make=lambda w, name: w.subscription(name),
+        readers=OWNERS, creators=OWNERS, changers=OWNERS, deleters=OWNERS,
+    ),
     Resource(
         "/api/v1/tokens/",
         create=None,
@@ -286,8 +306,22 @@ EXTRA_CASES = [
          target=lambda w: save_catalog_model(namespace="/here", model_name="v").pk,
          data=lambda w: {}),
     Case("/api/v1/tokens/{pk}/revoke/", "POST", SIGNED_IN, 200, target=lambda w: w.own_token),
-    Case("/api/v1/catalog-sources/{pk}/sync/", "POST", SUPERUSER, 200,
+    # A sync is queued (202) for a worker.
+    Case("/api/v1/catalog-sources/{pk}/sync/", "POST", SUPERUSER, 202,
          target=lambda w: w.catalog_source("synced")),
+    Case("/api/v1/catalog-sources/{pk}/syncs/", "GET", SIGNED_IN, 200,
+         target=lambda w: w.catalog_sync().source_id),
+    Case("/api/v1/catalog-syncs/", "GET", SIGNED_IN, 200),
+    Case("/api/v1/catalog-syncs/{pk}/", "GET", SIGNED_IN, 200,
+         target=lambda w: w.catalog_sync().pk),
+    Case("/api/v1/webhooks/{pk}/test/", "POST", OWNERS, 202,
+         target=lambda w: w.subscription("tested")),
+    Case("/api/v1/webhooks/{pk}/deliveries/", "GET", OWNERS, 200,
+         target=lambda w: w.delivery()["pk"]),
+    Case("/api/v1/webhooks/{pk}/deliveries/{delivery_pk}/", "GET", OWNERS, 200,
+         target=lambda w: w.delivery()),
+    Case("/api/v1/webhooks/{pk}/deliveries/{delivery_pk}/redeliver/", "POST", OWNERS, 202,
+         target=lambda w: w.delivery()),
     Case("/api/v1/deployments/{pk}/promote/", "POST", HERE_WRITERS, 200,
          target=lambda w: w.canary()),
     # A canary rolled back stops; what it ran beside serves on.
@@ -383,6 +417,17 @@ ADMIN = {
                                lambda w: Token.objects.get(pk=w.own_token)),
     "mlportal.objectchange": AdminRow(AUDIT_READERS, NOBODY, NOBODY,
                                       lambda w: ObjectChange.objects.first()),
+    "mlportal.webhooksubscription": AdminRow(OWNERS, OWNERS, OWNERS, lambda w: row(
+        "mlportal.WebhookSubscription", pk=w.subscription("admin"))),
+    "mlportal.webhookdelivery": AdminRow(OWNERS, NOBODY, NOBODY, lambda w: row(
+        "mlportal.WebhookDelivery", pk=w.delivery()["delivery_pk"])),
+    # Events carry documents of every namespace: read like the audit trail.
+    "mlportal.event": AdminRow(AUDIT_READERS, NOBODY, NOBODY, lambda w: Event.objects.first()),
+    "catalog.catalogsync": AdminRow(SIGNED_IN, NOBODY, NOBODY, lambda w: w.catalog_sync()),
+    # The task queue's rows: superusers only.
+    "django_tasks_database.dbtaskresult": AdminRow(SUPERUSER, NOBODY, NOBODY, lambda w: row(
+        "django_tasks_database.DBTaskResult",
+        pk=dispatch_event.enqueue(str(Event.objects.first().pk)).id)),
     # Built on other branches; checked once registered.
     "registry.modelversion": AdminRow(SIGNED_IN, EDITORS, HERE_WRITERS, lambda w: row(
         "registry.ModelVersion", pk=w.version())),

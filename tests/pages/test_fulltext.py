@@ -36,7 +36,7 @@ def test_words_split_at_any_non_alphanumeric_character():
         "doc", "classification", "alice", "example", "com"]
 
 
-INDEX_MIGRATIONS = [("catalog", "0005_search_indexes"), ("registry", "0006_search_indexes"),
+INDEX_MIGRATIONS = [("catalog", "0006_search_indexes"), ("registry", "0006_search_indexes"),
                     ("deployments", "0004_search_index")]
 
 

@@ -42,7 +42,7 @@ def drop_indexes(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("catalog", "0004_audit_parents"),
+        ("catalog", "0005_audit_parents"),
     ]
 
     operations = [migrations.RunPython(create_indexes, drop_indexes)]

@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('contenttypes', '0002_remove_content_type_name'),
-        ('mlportal', '0004_grant'),
+        ('mlportal', '0005_events_and_webhooks'),
     ]
 
     operations = [

@@ -15,8 +15,8 @@ def backfill(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("catalog", "0003_mask_url_passwords_in_audit_rows"),
-        ("mlportal", "0005_objectchange_related_object"),
+        ("catalog", "0004_catalog_syncs"),
+        ("mlportal", "0006_objectchange_related_object"),
     ]
 
     operations = [migrations.RunPython(backfill, migrations.RunPython.noop)]

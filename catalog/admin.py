@@ -3,6 +3,7 @@ from django.contrib import admin, messages
 from django.db.models import Count
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.http import urlencode
 
 from catalog.models import (
     CatalogModel,
@@ -194,7 +195,8 @@ class CatalogModelAdmin(PortalModelAdmin):
     search_fields = ["namespace__path", "model_name", "owner", "data_sources__name"]
     autocomplete_fields = ["namespace"]
     inlines = [DataSourceInline]
-    readonly_fields = ["create_at", "update_at", "card_in_git", "model_card_display"]
+    readonly_fields = ["create_at", "update_at", "card_in_git", "model_card_display",
+                       "versions_table", "deployments_table"]
     fieldsets = [
         (None, {"fields": ["namespace", "model_name", "description", "owner", "url"]}),
         ("Inference input", {"fields": ["inference_input_description", "inference_input_schema"]}),
@@ -212,10 +214,60 @@ class CatalogModelAdmin(PortalModelAdmin):
         return super().get_queryset(request).prefetch_related("data_sources")
 
     def get_fieldsets(self, request, obj=None):
-        if obj is None or not obj.git_repository:
+        if obj is None:
             return self.fieldsets
+        fieldsets = [*self.fieldsets[:-1],
+                     ("Versions and deployments", {"fields": ["versions_table",
+                                                              "deployments_table"]}),
+                     self.fieldsets[-1]]
+        if not obj.git_repository:
+            return fieldsets
         return [("Model card in Git", {"fields": ["card_in_git", "model_card_display"]}),
-                *self.fieldsets]
+                *fieldsets]
+
+    # A model's versions and deployments, read through the reverse relations (catalog does
+    # not import the registry or the deployments), each linked to its own admin page, and
+    # each deployment to its endpoint's page.
+    @admin.display(description="versions")
+    def versions_table(self, model):
+        versions = model.versions.order_by("-model_version").prefetch_related("aliases")
+        rows = [(reverse("admin:registry_modelversion_change", args=[version.pk]),
+                 f"v{version.model_version}", version.get_status_display(),
+                 ", ".join(sorted(alias.name for alias in version.aliases.all())) or "—",
+                 version.created_by or "—", f"{version.create_at:%Y-%m-%d %H:%M}")
+                for version in versions]
+        if not rows:
+            return "None yet."
+        return format_html(
+            '<table class="related-rows" id="model-versions"><thead><tr><th>version</th>'
+            "<th>status</th><th>aliases</th><th>created by</th><th>registered</th></tr>"
+            "</thead><tbody>{}</tbody></table>",
+            format_html_join("", '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{}</td>'
+                                 "<td>{}</td><td class=\"date\">{}</td></tr>", rows))
+
+    @admin.display(description="deployments")
+    def deployments_table(self, model):
+        deployments = model.deployments.order_by("-create_at", "-pk").select_related(
+            "model_version")
+        rows = [(reverse("admin:deployments_deployment_change", args=[deployment.pk]),
+                 deployment.deployment_id, f"v{deployment.model_version.model_version}",
+                 reverse("pages:endpoint") + "?" + urlencode({"url": deployment.endpoint}),
+                 deployment.endpoint, deployment.environment or "—",
+                 deployment.get_status_display(),
+                 f"{deployment.active_from:%Y-%m-%d %H:%M}" if deployment.active_from else "—",
+                 f"{deployment.active_until:%Y-%m-%d %H:%M}" if deployment.active_until
+                 else ("now" if deployment.active_from else "—"))
+                for deployment in deployments]
+        if not rows:
+            return "None yet."
+        return format_html(
+            '<table class="related-rows" id="model-deployments"><thead><tr><th>deployment</th>'
+            "<th>version</th><th>endpoint</th><th>environment</th><th>status</th>"
+            "<th>from</th><th>until</th></tr></thead><tbody>{}</tbody></table>",
+            format_html_join("", '<tr><td><a href="{}">{}</a></td><td>{}</td>'
+                                 '<td class="endpoint"><a href="{}">{}</a></td><td>{}</td>'
+                                 '<td>{}</td><td class="date">{}</td><td class="date">{}</td>'
+                                 "</tr>", rows))
 
     def get_readonly_fields(self, request, obj=None):
         managed = [form_field for field, form_field in GIT_MANAGED_FORM_FIELDS.items()

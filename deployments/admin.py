@@ -2,9 +2,21 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.http import Http404
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.http import urlencode
+from django.utils.safestring import mark_safe
 
 from deployments import services
-from deployments.choices import FINAL_STATUSES, RECORDABLE_STATUSES, DeploymentStatus
+from deployments.choices import (
+    FINAL_STATUSES,
+    RECORDABLE_STATUSES,
+    DeploymentStatus,
+    RollingStrategy,
+)
 from deployments.models import (
     CloudAccount,
     Deployment,
@@ -12,6 +24,8 @@ from deployments.models import (
     Endpoint,
     EnvironmentVariable,
     StatusChange,
+    deprecation_warnings,
+    serving_endpoints,
 )
 from mlportal import access
 from mlportal.admin import PortalInline, PortalModelAdmin, ReadOnlyAdminMixin, ReadOnlyInline
@@ -25,21 +39,29 @@ class EnvironmentVariableForm(forms.ModelForm):
     keeps the stored value."""
 
     value = forms.CharField(required=False, strip=False,
-                            widget=forms.TextInput(attrs={"autocomplete": "off", "size": 40}))
+                            widget=forms.TextInput(attrs={"autocomplete": "off"}))
 
     class Meta:
         model = EnvironmentVariable
         fields = ["name", "value", "secret"]
 
+    class Media:
+        js = ["deployments/secret-inputs.js"]
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if self._stored_secret():
+            # Typed like a password: never shown, not even while a new value is typed.
+            self.fields["value"].widget = forms.PasswordInput(
+                render_value=False, attrs={"autocomplete": "new-password",
+                                           "placeholder": f"{MASK} stored secret: leave "
+                                                          "empty to keep it"})
             self.initial["value"] = ""
-            self.fields["value"].widget.attrs["placeholder"] = (
-                f"{MASK} stored secret: leave empty to keep it"
-            )
         elif self.instance.pk is not None:
             self.initial["value"] = self.instance.shown_value  # a URL's password masked
+        # A value typed for a variable marked secret is masked as it is typed (the secret
+        # checkbox switches the input to a password input: secret-inputs.js).
+        self.fields["value"].widget.attrs["data-secret-value"] = "true"
 
     def _stored_secret(self):
         return self.instance.pk is not None and self.instance.secret
@@ -132,7 +154,7 @@ SERVER_KEPT = ["status", "active_from", "active_until", "replaced_by", "update_a
 @admin.register(Deployment)
 class DeploymentAdmin(PortalModelAdmin):
     form = DeploymentForm
-    list_display = ["__str__", "model_version", "endpoint", "environment", "deployment_method",
+    list_display = ["__str__", "model_version", "endpoint_link", "environment", "deployment_method",
                     "rolling_strategy", "traffic_percent", "status", "active_from",
                     "active_until"]
     list_select_related = ["catalog_model__namespace", "model_version__catalog_model__namespace"]
@@ -205,6 +227,95 @@ class DeploymentAdmin(PortalModelAdmin):
     def _change_status(self, request, queryset, status, done):
         self._apply(request, queryset, lambda deployment: services.change_status(
             deployment=deployment, status=status, user=request.user), done)
+
+    # Roll back and promote from the deployment's own page: a confirmation page shows what
+    # will serve the endpoint afterwards (the services' own workflow, run in a savepoint that
+    # is rolled back), then the operation runs on POST.
+    OPERATION_TITLES = {"rollback": "Roll back", "promote": "Promote"}
+
+    def get_urls(self):
+        return [
+            path("<path:object_id>/<str:operation>/confirm/",
+                 self.admin_site.admin_view(self.operation_view),
+                 name="deployments_deployment_operation"),
+            *super().get_urls(),
+        ]
+
+    def available_operations(self, request, deployment):
+        if deployment is None or deployment.status != DeploymentStatus.ACTIVE:
+            return []
+        if not access.can(request.user, "change", deployment):
+            return []
+        operations = ["rollback"]
+        if deployment.rolling_strategy == RollingStrategy.CANARY:
+            operations.insert(0, "promote")
+        return operations
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="",
+                           obj=None):
+        context["operations"] = [
+            (reverse("admin:deployments_deployment_operation", args=[obj.pk, operation]),
+             self.OPERATION_TITLES[operation])
+            for operation in self.available_operations(request, obj)
+        ]
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def operation_view(self, request, object_id, operation):
+        deployment = self.get_object(request, object_id)
+        if deployment is None or operation not in self.OPERATION_TITLES:
+            raise Http404("No such deployment or operation.")
+        if not access.can(request.user, "change", deployment):
+            raise PermissionDenied
+        change_page = reverse("admin:deployments_deployment_change", args=[deployment.pk])
+        title = self.OPERATION_TITLES[operation]
+        if request.method == "POST":
+            try:
+                with transaction.atomic():
+                    result = services.OPERATIONS[operation](deployment=deployment,
+                                                            user=request.user)
+            except ValidationError as exc:
+                self.message_user(request, f"{deployment}: {' '.join(exc.messages)}",
+                                  messages.ERROR)
+                return redirect(change_page)
+            now = services.serving(deployment.endpoint)
+            self.message_user(request, format_html(
+                "{} {}. {} is served now by {}.", "Rolled back" if operation == "rollback"
+                else "Promoted", deployment, deployment.endpoint,
+                "; ".join(self.describe_serving(d) for d in now) or "nothing"),
+                messages.SUCCESS)
+            target = result if result is not None else deployment
+            return redirect("admin:deployments_deployment_change", target.pk)
+        try:
+            outcome = services.preview(deployment=deployment, operation=operation,
+                                       user=request.user)
+        except ValidationError as exc:
+            self.message_user(request, f"{title}: {' '.join(exc.messages)}", messages.ERROR)
+            return redirect(change_page)
+        return TemplateResponse(request, "admin/deployments/deployment/confirm_operation.html", {
+            **self.admin_site.each_context(request),
+            "title": f"{title} {deployment}?",
+            "opts": self.model._meta,
+            "original": deployment,
+            "operation": operation,
+            "operation_title": title,
+            "before": outcome["before"],
+            "after": outcome["after"],
+            "restored": next((row for row in outcome["after"] if row["deployment_id"] is None),
+                             None),
+            "change_page": change_page,
+        })
+
+    @staticmethod
+    def describe_serving(deployment):
+        share = (f", {deployment.traffic_percent}%" if deployment.traffic_percent else "")
+        return (f"{deployment.model_version.label} (deployment {deployment.deployment_id}, "
+                f"{deployment.get_rolling_strategy_display()}{share})")
+
+    @admin.display(description="endpoint", ordering="endpoint")
+    def endpoint_link(self, deployment):
+        url = reverse("pages:endpoint") + "?" + urlencode({"url": deployment.endpoint})
+        return format_html('<a href="{}" title="The endpoint\'s page: what served it, when">'
+                           '{}</a>', url, deployment.endpoint)
 
     @admin.action(description="Activate the selected pending deployments",
                   permissions=["change"])
@@ -334,18 +445,8 @@ class DriftFindingAdmin(ReadOnlyAdminMixin, PortalModelAdmin):
                                   messages.SUCCESS)
         if not recorded and not queryset.exists():
             self.message_user(request, "Nothing selected.", messages.WARNING)
-# The registry's version admin, with where the version is deployed: deployments build on the
-# registry, never the other way round.
-admin.site.unregister(ModelVersion)
 
 
-@admin.register(ModelVersion)
-class DeployedVersionAdmin(ModelVersionAdmin):
-    inlines = [*ModelVersionAdmin.inlines, DeploymentInline]
-
-    def get_inlines(self, request, obj):
-        # A version being registered has not been deployed anywhere yet.
-        return self.inlines if obj else ModelVersionAdmin.inlines
 @admin.register(Endpoint)
 class EndpointAdmin(PortalModelAdmin):
     """Whose each endpoint is: claimed by the first deployment recorded there; handing one
@@ -365,3 +466,43 @@ class EndpointAdmin(PortalModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
+
+# The registry's version admin, with where the version is deployed: deployments build on the
+# registry, never the other way round.
+admin.site.unregister(ModelVersion)
+
+
+@admin.register(ModelVersion)
+class DeployedVersionAdmin(ModelVersionAdmin):
+    inlines = [*ModelVersionAdmin.inlines, DeploymentInline]
+
+    def get_inlines(self, request, obj):
+        # A version being registered has not been deployed anywhere yet.
+        return self.inlines if obj else ModelVersionAdmin.inlines
+
+    def get_fields(self, request, obj=None):
+        fields = super().get_fields(request, obj)
+        if obj is not None:
+            fields.insert(fields.index("alias_names") + 1, "serving")
+        return fields
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = super().get_readonly_fields(request, obj)
+        return [*fields, "serving"] if obj is not None else fields
+
+    def deprecation_warnings(self, version, *, deprecated=None):
+        """Deprecating a version that serves an endpoint or that an alias names is risky."""
+        return deprecation_warnings(version, deprecated=deprecated)
+
+    @admin.display(description="serves now")
+    def serving(self, version):
+        endpoints = serving_endpoints(version)
+        if not endpoints:
+            return "—"
+        warnings = deprecation_warnings(version)
+        warning = (format_html('<p class="errornote">{}</p>', " ".join(warnings))
+                   if warnings else "")
+        return format_html("{}{}", format_html_join(
+            mark_safe("<br>"), '<a href="{}">{}</a>',
+            ((reverse("pages:endpoint") + "?" + urlencode({"url": endpoint}), endpoint)
+             for endpoint in endpoints)), warning)

@@ -2,7 +2,9 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import urlencode
 
 from catalog.models import CatalogModel, Namespace
 from catalog.validators import validate_http_url
@@ -144,6 +146,10 @@ class Deployment(models.Model):
     def save(self, *args, **kwargs):
         self.catalog_model_id = self.model_version.catalog_model_id
         super().save(*args, **kwargs)
+
+    def get_absolute_url(self):
+        """Its endpoint's page: what served it, when (the admin's "view on site")."""
+        return reverse("pages:endpoint") + "?" + urlencode({"url": self.endpoint})
 
     def clean(self):
         if self.model_version_id is not None:
@@ -434,3 +440,23 @@ class DriftFinding(models.Model):
             "resolved_at": self.resolved_at,
             "resolution": self.resolution,
         }
+def serving_endpoints(version):
+    """The endpoints `version` serves now (its deployments that started and have not
+    stopped), sorted; uses a prefetch of `version.deployments` when there is one."""
+    return sorted({deployment.endpoint for deployment in version.deployments.all()
+                   if deployment.active_from is not None and deployment.active_until is None})
+
+
+def deprecation_warnings(version, *, deprecated=None, endpoints=None):
+    """Why deprecating `version` is risky, one sentence each: the endpoints it still serves
+    (`endpoints` when the caller has them, else serving_endpoints), then the aliases that
+    still name it (ModelVersion.in_use_warnings). Empty when nothing relies on it, or when it
+    is not (to be) deprecated (`deprecated`, default: its status)."""
+    state = version.deprecation_state(deprecated)
+    if state is None:
+        return []
+    if endpoints is None:
+        endpoints = serving_endpoints(version)
+    return [*(f"{version.label} is {state} but still serves {endpoint}."
+              for endpoint in endpoints),
+            *version.in_use_warnings(deprecated=deprecated)]

@@ -538,3 +538,55 @@ def save_cloud_account(*, instance=None, **fields):
         # The periodic check starts with the first account (one run is queued at a time).
         transaction.on_commit(schedule_drift_check)
     return account
+class _PreviewDone(Exception):
+    """Raised inside a preview's savepoint to roll it back."""
+
+
+def serving(endpoint):
+    """What serves `endpoint` now: its active deployments, the full rollout first, then
+    canaries by traffic."""
+    return sorted(
+        Deployment.objects.active().filter(endpoint=endpoint)
+        .select_related("model_version__catalog_model__namespace"),
+        key=lambda d: (d.rolling_strategy == RollingStrategy.CANARY, -(d.traffic_percent or 100)),
+    )
+
+
+OPERATIONS = {"rollback": rollback, "promote": promote}
+
+
+def preview(*, deployment, operation, user=None, principal=None):
+    """What would serve the deployment's endpoint after `operation` ("rollback" or
+    "promote"), without doing it: the operation runs, through this module's own workflow, in
+    a savepoint that is then rolled back (with the audit records and events it made).
+
+    Returns {"before": [...], "after": [...]}, each a list of unsaved-looking descriptions
+    {"version", "deployment_id" (None for a deployment the operation would record),
+    "rolling_strategy", "traffic_percent", "deployment_method", "environment"}. Raises the
+    ValidationError the operation would raise.
+    """
+    def describe(deployments, new=()):
+        return [{
+            "version": d.model_version.label, "model": str(d.catalog_model),
+            "deployment_id": None if d.pk in new else d.deployment_id,
+            "rolling_strategy": d.get_rolling_strategy_display(),
+            "traffic_percent": d.traffic_percent,
+            "deployment_method": d.get_deployment_method_display(),
+            "environment": d.environment,
+        } for d in deployments]
+
+    before = serving(deployment.endpoint)
+    known = set(Deployment.objects.filter(endpoint=deployment.endpoint)
+                .values_list("pk", flat=True))
+    result = {"before": describe(before)}
+    try:
+        with transaction.atomic():
+            OPERATIONS[operation](deployment=deployment, user=user, principal=principal)
+            after = serving(deployment.endpoint)
+            new = {d.pk for d in after} - known
+            result["after"] = describe(after, new)
+            raise _PreviewDone
+    except _PreviewDone:
+        pass
+    deployment.refresh_from_db()
+    return result

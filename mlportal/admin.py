@@ -11,7 +11,7 @@ from django.utils.html import format_html
 from mlportal import access
 from mlportal.events import EVENT_TYPES
 from mlportal.fields import encrypted_field_names, secret_display_name
-from mlportal.jsonvalues import JSONFormField
+from mlportal.forms import JSONEditorField
 from mlportal.models import (
     Event,
     ObjectChange,
@@ -124,11 +124,10 @@ class PortalModelAdmin(MaskedSecretsMixin, admin.ModelAdmin):
 
     Every signed-in account sees every page read-only; it may change the rows its grants
     cover, and pick (in a form's namespace, catalog model, ... field) only the rows it may
-    write into.
+    write into. JSON (schemas, connections) is edited in mlportal.forms.JSONEditor.
     """
 
-    # JSON (connections, schemas) parsed without exhausting the stack (mlportal.jsonvalues).
-    formfield_overrides = {models.JSONField: {"form_class": JSONFormField}}
+    formfield_overrides = {models.JSONField: {"form_class": JSONEditorField}}
 
     def get_queryset(self, request):
         return access.restrict(super().get_queryset(request), request.user, "view")

@@ -247,7 +247,7 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "mlportal.api.pagination.Pagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "mlportal.api.schema.PortalAutoSchema",
     "EXCEPTION_HANDLER": "mlportal.api.errors.exception_handler",
     # JSON with a bound on nesting (mlportal.api.parsers), forms and multipart uploads.
     "DEFAULT_PARSER_CLASSES": [
@@ -276,8 +276,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    # Swagger UI would send the schema to validator.swagger.io for a badge: nothing leaves.
-    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
+    # A tag per resource, summaries, examples, what {id} is, error answers: mlportal.api.schema.
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
+                             "mlportal.api.schema.document"],
+    # validatorUrl None: Swagger UI would send the schema to validator.swagger.io for a badge.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "docExpansion": "none", "validatorUrl": None,
+                            "defaultModelsExpandDepth": 0, "tryItOutEnabled": False},
     # Several resources have a "status"; each set of values gets its own name.
     "ENUM_NAME_OVERRIDES": {
         "VersionStatusEnum": "registry.choices.VersionStatus",

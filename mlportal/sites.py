@@ -1,9 +1,23 @@
 """The portal's admin site: open to every active account, sign-ins throttled."""
 
 from django.contrib import admin
+from django.contrib.admin.views.autocomplete import AutocompleteJsonView
 from django.contrib.auth.forms import AuthenticationForm
 
 from mlportal import throttling
+
+
+class PortalAutocompleteJsonView(AutocompleteJsonView):
+    """The admin's autocomplete, with each row labelled by its ModelAdmin's
+    `autocomplete_label(obj)` when it has one (a version picker marks deprecated versions and
+    shows aliases), else by str(obj)."""
+
+    def serialize_result(self, obj, to_field_name):
+        result = super().serialize_result(obj, to_field_name)
+        label = getattr(self.model_admin, "autocomplete_label", None)
+        if label is not None:
+            result["text"] = label(obj)
+        return result
 
 
 class PortalAdminSite(admin.AdminSite):
@@ -16,6 +30,9 @@ class PortalAdminSite(admin.AdminSite):
 
     def has_permission(self, request):
         return request.user.is_active and request.user.is_authenticated
+
+    def autocomplete_view(self, request):
+        return PortalAutocompleteJsonView.as_view(admin_site=self)(request)
 
     def login(self, request, extra_context=None):
         return throttling.locked_out_response(request) or super().login(request, extra_context)

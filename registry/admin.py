@@ -1,16 +1,20 @@
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count
 from django.http import Http404
 from django.shortcuts import redirect
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import formats, timezone
 from django.utils.html import format_html
 
 from mlportal import access
 from mlportal.admin import PortalInline, PortalModelAdmin, ReadOnlyAdminMixin, ReadOnlyInline
 from mlportal.filters import MAX_INTEGER
 from registry import services
+from registry.choices import VersionStatus
 from registry.models import Alias, Artifact, ModelTag, ModelVersion, Tag
 from registry.validators import validate_alias_name, validate_artifact_name
 
@@ -35,8 +39,22 @@ class ArtifactInline(ReadOnlyInline):
         return download_link(artifact)
 
 
+class TagForm(forms.ModelForm):
+    """A tag's fields carry their names for screen readers: a tabular inline shows them only
+    as column headings, which a label-less input does not announce."""
+
+    class Meta:
+        model = Tag
+        fields = ["key", "value"]
+        widgets = {
+            "key": forms.TextInput(attrs={"aria-label": "Tag key", "placeholder": "key"}),
+            "value": forms.TextInput(attrs={"aria-label": "Tag value", "placeholder": "value"}),
+        }
+
+
 class TagInline(PortalInline):
     model = Tag
+    form = TagForm
     extra = 1
     fields = ["key", "value"]
 
@@ -47,10 +65,33 @@ class ModelVersionForm(forms.ModelForm):
         help_text="Empty: the next number of this model."
     )
 
+    confirm_deprecation = forms.BooleanField(
+        required=False, label="Deprecate anyway",
+        help_text="Needed to deprecate a version that serves an endpoint or that an alias "
+                  "points at: they keep using it.",
+    )
+
     class Meta:
         model = ModelVersion
         fields = ["catalog_model", "model_version", "description", "status", "created_by",
                   "create_at"]
+
+    @staticmethod
+    def deprecation_warnings(version, *, deprecated=None):
+        """Set by the admin (ModelVersionAdmin.get_form) to its own deprecation_warnings."""
+        return version.in_use_warnings(deprecated=deprecated)
+
+    def clean(self):
+        cleaned = super().clean()
+        version = self.instance
+        deprecating = (version.pk is not None
+                       and cleaned.get("status") == VersionStatus.DEPRECATED
+                       and version.status != VersionStatus.DEPRECATED)
+        if deprecating and not cleaned.get("confirm_deprecation"):
+            warnings = self.deprecation_warnings(version, deprecated=True)
+            if warnings:
+                self.add_error("status", [*warnings, 'Tick "Deprecate anyway" to confirm.'])
+        return cleaned
 
 
 class ArtifactUploadForm(forms.Form):
@@ -68,9 +109,11 @@ class AliasForm(forms.Form):
 class ModelVersionAdmin(PortalModelAdmin):
     form = ModelVersionForm
     change_form_template = "admin/registry/modelversion/change_form.html"
-    list_display = ["__str__", "status", "created_by", "registered_by", "create_at",
-                    "artifact_count", "alias_names"]
+    list_display = ["__str__", "status", "created_by", "registered", "artifact_count",
+                    "alias_names"]
     list_select_related = ["catalog_model__namespace", "registered_by"]
+    # Explicit: the artifact count's GROUP BY drops the model's default ordering.
+    ordering = ["catalog_model__namespace__path", "catalog_model__model_name", "-model_version"]
     list_filter = ["status", "catalog_model__namespace"]
     search_fields = ["catalog_model__namespace__path", "catalog_model__model_name",
                      "created_by", "description"]
@@ -82,23 +125,66 @@ class ModelVersionAdmin(PortalModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(
             artifact_count=Count("artifacts", distinct=True)
-        ).prefetch_related("aliases")
+        ).select_related("catalog_model__namespace").prefetch_related("aliases")
 
     def get_fields(self, request, obj=None):
         if obj is None:
             return ["catalog_model", "model_version", "description", "created_by", "create_at"]
-        return ["catalog_model", "model_version", "description", "status", "alias_names",
-                "created_by", "registered_by", "create_at", "update_at"]
+        fields = ["catalog_model", "model_version", "description", "status", "alias_names",
+                  "created_by", "registered_by", "create_at", "update_at"]
+        if (obj.status != VersionStatus.DEPRECATED
+                and self.deprecation_warnings(obj, deprecated=True)):
+            fields.insert(fields.index("status") + 1, "confirm_deprecation")
+        return fields
 
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
             return []
         # What was registered stays as it was.
-        return ["catalog_model", "model_version", "alias_names", "created_by", "registered_by",
-                "create_at", "update_at"]
+        return ["catalog_model", "model_version", "alias_names", "created_by",
+                "registered_by", "create_at", "update_at"]
+
+    def deprecation_warnings(self, version, *, deprecated=None):
+        """Why deprecating `version` is risky (the registry knows of aliases; the deployments'
+        admin adds the endpoints it serves)."""
+        return version.in_use_warnings(deprecated=deprecated)
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)  # a new class on every call
+        form.deprecation_warnings = staticmethod(self.deprecation_warnings)
+        return form
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def get_search_results(self, request, queryset, search_term):
+        """The admin's search box and the version picker (autocomplete) read a search as a
+        person means it: ModelVersionQuerySet.matching (a number is the version number, a
+        path names the model, a word may be an alias or a tag)."""
+        queryset, may_have_duplicates = super().get_search_results(request, queryset, "")
+        if search_term.strip():
+            queryset = queryset.matching(search_term)
+        return queryset, may_have_duplicates
+
+    def autocomplete_label(self, version):
+        """What the version picker shows: `doc_classification v2 · /abc_corp/claim ·
+        @champion`, and `(deprecated)` on a deprecated version."""
+        parts = [version.label, version.catalog_model.namespace.path,
+                 *(f"@{name}" for name in version.alias_names())]
+        label = " · ".join(parts)
+        if version.status == VersionStatus.DEPRECATED:
+            label += " (deprecated)"
+        return label
+
+    @admin.display(description="registered", ordering="create_at")
+    def registered(self, version):
+        """When, and by which portal user when one registered it (a version loaded by a
+        command has none; its client's principal is in "created by")."""
+        when = formats.date_format(timezone.localtime(version.create_at), "DATETIME_FORMAT")
+        if version.registered_by is None:
+            return when
+        return format_html('{}<br><span class="quiet">by {}</span>', when,
+                           version.registered_by.get_username())
 
     @admin.display(description="artifacts", ordering="artifact_count")
     def artifact_count(self, version):
@@ -106,11 +192,13 @@ class ModelVersionAdmin(PortalModelAdmin):
 
     @admin.display(description="aliases")
     def alias_names(self, version):
-        return ", ".join(sorted(alias.name for alias in version.aliases.all())) or "—"
+        return ", ".join(version.alias_names()) or "—"
 
     def save_model(self, request, obj, form, change):
         if change:
             services.update_version(version=obj)
+            if "status" in form.changed_data:
+                self.save_model_warnings(request, obj)
             return
         data = form.cleaned_data
         version = services.register_version(
@@ -129,9 +217,32 @@ class ModelVersionAdmin(PortalModelAdmin):
 
     @admin.action(description="Deprecate the selected versions", permissions=["change"])
     def deprecate(self, request, queryset):
-        for version in queryset:
+        """Asks first, on a page that says what each version still serves and which aliases
+        name it; deprecates on the confirmation."""
+        versions = list(queryset.select_related("catalog_model__namespace"))
+        if request.POST.get("confirm") != "yes":
+            return TemplateResponse(request, "admin/registry/modelversion/deprecate.html", {
+                **self.admin_site.each_context(request),
+                "title": "Deprecate these versions?",
+                "opts": self.model._meta,
+                "versions": [(version, self.deprecation_warnings(version, deprecated=True))
+                             for version in versions],
+                "risky": any(self.deprecation_warnings(version, deprecated=True)
+                             for version in versions),
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            })
+        warnings = []
+        for version in versions:
             services.deprecate_version(version=version)
-        messages.success(request, f"Deprecated {len(queryset)} version(s).")
+            warnings += self.deprecation_warnings(version)
+        messages.success(request, f"Deprecated {len(versions)} version(s).")
+        for warning in warnings:
+            messages.warning(request, warning)
+        return None
+
+    def save_model_warnings(self, request, obj):
+        for warning in self.deprecation_warnings(obj):
+            messages.warning(request, warning)
 
     def get_urls(self):
         return [

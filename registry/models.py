@@ -1,6 +1,9 @@
+import re
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 
 from catalog.models import CatalogModel
@@ -11,6 +14,43 @@ from registry.validators import (
     validate_link_uri,
     validate_tag_key,
 )
+
+VERSION_NUMBER = re.compile(r"^v?(\d{1,9})$", re.IGNORECASE)
+
+
+class ModelVersionQuerySet(models.QuerySet):
+    def matching(self, text):
+        """The versions a person means by `text`, each word narrowing: a number (`2`, `v2`)
+        is the version number itself (never a digit inside an ARN or a description); a path
+        (`/abc_corp/claim/doc_classification`, or a namespace) names the model or its
+        namespace; `model@alias` or a bare word names a model, a namespace, an alias or a
+        tag. So `doc_classification v2`, `/abc_corp/claim/doc_classification v2` (the labels
+        the admin shows), `champion` and `fraud_scoring@champion` all find what they say."""
+        queryset = self
+        for word in text.split():
+            queryset = queryset.filter(self._word(word))
+        return queryset
+
+    @staticmethod
+    def _word(word):
+        number = VERSION_NUMBER.match(word)
+        if number:
+            return Q(model_version=int(number.group(1)))
+        if "@" in word:
+            model_name, _, alias = word.partition("@")
+            condition = Q(pk__in=Alias.objects.filter(name__iexact=alias).values("version"))
+            return condition & (Q(catalog_model__model_name__iexact=model_name)
+                                if model_name else Q())
+        if word.startswith("/"):
+            namespace, _, model_name = word.rstrip("/").rpartition("/")
+            return (Q(catalog_model__namespace__path__iexact=namespace,
+                      catalog_model__model_name__istartswith=model_name)
+                    | Q(catalog_model__namespace__path__istartswith=word.rstrip("/")))
+        return (Q(catalog_model__model_name__icontains=word)
+                | Q(catalog_model__namespace__path__icontains=word)
+                | Q(pk__in=Alias.objects.filter(name__iexact=word).values("version"))
+                | Q(pk__in=Tag.objects.filter(Q(key__iexact=word) | Q(value__iexact=word))
+                    .values("version")))
 
 
 class ModelVersion(models.Model):
@@ -43,6 +83,8 @@ class ModelVersion(models.Model):
     create_at = models.DateTimeField(default=timezone.now)
     update_at = models.DateTimeField(auto_now=True)
 
+    objects = ModelVersionQuerySet.as_manager()
+
     class Meta:
         ordering = ["catalog_model", "-model_version"]
         constraints = [
@@ -53,6 +95,37 @@ class ModelVersion(models.Model):
 
     def __str__(self):
         return f"{self.catalog_model} v{self.model_version}"
+
+    def get_absolute_url(self):
+        """The version on its model's page (the admin's "view on site")."""
+        return f"{self.catalog_model.get_absolute_url()}#version-{self.model_version}"
+
+    @property
+    def label(self):
+        """How people name a version: the model's name and the number (`fraud_scoring v2`)."""
+        return f"{self.catalog_model.model_name} v{self.model_version}"
+
+    def alias_names(self):
+        return sorted(alias.name for alias in self.aliases.all())
+
+    def deprecation_state(self, deprecated=None):
+        """"deprecated" or "being deprecated" when (about to be) deprecated, else None."""
+        if deprecated is None:
+            deprecated = self.status == VersionStatus.DEPRECATED
+        if not deprecated:
+            return None
+        return "deprecated" if self.status == VersionStatus.DEPRECATED else "being deprecated"
+
+    def in_use_warnings(self, *, deprecated=None):
+        """Why deprecating this version is risky, as far as the registry knows, one sentence
+        each: the aliases that still name it. Empty when nothing does, or when it is not (to
+        be) deprecated (`deprecated`, default: its status). deployments.models adds the
+        endpoints it still serves (deprecation_warnings)."""
+        state = self.deprecation_state(deprecated)
+        if state is None:
+            return []
+        return [f"{self.label} is {state} but the alias {name} still points at it."
+                for name in self.alias_names()]
 
     def audit_data(self):
         return {

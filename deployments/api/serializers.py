@@ -9,7 +9,13 @@ from rest_framework import serializers
 from catalog.validators import validate_http_url
 from deployments import services
 from deployments.choices import DeploymentMethod, DeploymentStatus, RollingStrategy, describe
-from deployments.models import CloudAccount, Deployment, DriftFinding, StatusChange
+from deployments.models import (
+    CloudAccount,
+    Deployment,
+    DriftFinding,
+    StatusChange,
+    deprecation_warnings,
+)
 from deployments.validators import validate_variable_name
 from mlportal.api.base import NumberField, PortalModelSerializer, Timestamp
 from registry.api.serializers import ModelVersionSerializer, json_array, related
@@ -285,16 +291,29 @@ class DeployedVersionSerializer(ModelVersionSerializer):
     deployments = DeploymentSummarySerializer(
         many=True, read_only=True, help_text="Where this version is or was deployed, newest first."
     )
+    serving = serializers.ListField(
+        child=serializers.CharField(), read_only=True,
+        help_text="The endpoints this version serves now.")
+    warnings = serializers.ListField(
+        child=serializers.CharField(), read_only=True, help_text="Risky states, one sentence each: a deprecated version that still serves an "
+        "endpoint, or that an alias still points at. Empty when there is none.")
 
     class Meta(ModelVersionSerializer.Meta):
-        fields = [*ModelVersionSerializer.Meta.fields[:-1], "deployments", "update_at"]
+        fields = [*ModelVersionSerializer.Meta.fields[:-1], "deployments", "serving", "warnings",
+                  "update_at"]
 
     def to_representation(self, version):
-        # The registry's document (built directly), deployments before update_at.
+        # The registry's document (built directly), then where the version runs, before
+        # update_at.
         document = super().to_representation(version)
         update_at = document.pop("update_at")
-        document["deployments"] = self._deployments.to_representation(
+        deployments = self._deployments.to_representation(
             related(version, "deployments", _deployments_from_json))
+        serving = sorted({deployment["endpoint"] for deployment in deployments
+                          if deployment["active_from"] and not deployment["active_until"]})
+        document["deployments"] = deployments
+        document["serving"] = serving
+        document["warnings"] = deprecation_warnings(version, endpoints=serving)
         document["update_at"] = update_at
         return document
 

@@ -9,7 +9,7 @@ router.register("changes", views.ObjectChangeViewSet)
 router.register("webhooks", views.WebhookSubscriptionViewSet)
 
 urlpatterns = [
-    path("", views.ApiRootView.as_view(), name="api-root"),
+    path("", views.APIRootView.as_view(), name="api-root"),
     path("auth/token/", views.ObtainTokenView.as_view(), name="api-token"),
     path("", include("catalog.api.urls")),
     path("", include("registry.api.urls")),

@@ -1,7 +1,8 @@
+from django.urls import URLPattern, URLResolver, reverse
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
-from drf_spectacular.utils import extend_schema
-from rest_framework import permissions, status
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import permissions, serializers, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.permissions import AllowAny
@@ -9,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from mlportal import access
+from mlportal.api import schema
 from mlportal.api.base import PortalViewSet, ReadOnlyPortalViewSet
 from mlportal.api.serializers import (
     NewTokenSerializer,
@@ -27,21 +29,6 @@ from mlportal.filtersets import (
 from mlportal.models import ObjectChange, Token, WebhookSubscription
 from mlportal.services import redeliver, revoke_token, save_new_token, send_test_event
 from mlportal.throttling import LoginRateThrottle
-
-RESOURCES = ["namespaces", "models", "data-sources", "catalog-sources", "versions", "aliases",
-             "deployments", "changes", "grants", "tokens"]
-
-
-class ApiRootView(APIView):
-    """The API's index: who is signed in and where the resources are. Needs authentication
-    and reads nothing from the database beyond it (the cheapest authenticated request)."""
-
-    @extend_schema(responses={200: dict})
-    def get(self, request):
-        return Response({
-            "user": request.user.get_username(),
-            "resources": {name: f"/api/v1/{name}/" for name in RESOURCES},
-        })
 
 
 @method_decorator(sensitive_post_parameters("password"), name="dispatch")
@@ -99,6 +86,50 @@ class ObjectChangeViewSet(ReadOnlyPortalViewSet):
     permission_classes = [access.PortalPermission, CanViewAudit]
     # Every method only reads here, so that a write gets 405 rather than a misleading 403.
     access_action = "view"
+
+
+class APIRootView(APIView):
+    """The API's front page: every resource with its URL and what it holds, and where the
+    OpenAPI schema and docs are."""
+
+    def get_view_name(self):
+        return "mlportal API v1"
+
+    @extend_schema(responses=inline_serializer("APIRoot", {
+        "resources": serializers.ListField(child=inline_serializer("APIResource", {
+            "name": serializers.CharField(), "url": serializers.URLField(),
+            "description": serializers.CharField()})),
+        "token": serializers.URLField(), "schema": serializers.URLField(),
+        "docs": serializers.URLField(),
+    }))
+    def get(self, request):
+        from mlportal.api import urls
+
+        resources = []
+        for name, route in _list_routes(urls.urlpatterns):
+            resource = route.strip("/").split("/")[0]
+            resources.append({
+                "name": resource,
+                "url": request.build_absolute_uri(reverse(name)),
+                "description": schema.TAGS.get(resource, ""),
+            })
+        return Response({
+            "resources": sorted(resources, key=lambda row: row["name"]),
+            "token": request.build_absolute_uri(reverse("api-token")),
+            "schema": request.build_absolute_uri(reverse("api-schema")),
+            "docs": request.build_absolute_uri(reverse("api-docs")),
+        })
+
+
+def _list_routes(patterns, prefix=""):
+    """(url name, route) of every list endpoint without arguments under `patterns`."""
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            yield from _list_routes(pattern.url_patterns, prefix + str(pattern.pattern))
+        elif (isinstance(pattern, URLPattern) and pattern.name
+              and pattern.name.endswith("-list")
+              and not pattern.pattern.regex.groups):
+            yield pattern.name, prefix + str(pattern.pattern).lstrip("^").rstrip("$")
 
 
 class WebhookSubscriptionViewSet(PortalViewSet):

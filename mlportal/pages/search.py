@@ -24,7 +24,7 @@ from deployments.models import Deployment, DriftFinding
 from mlportal import access, fulltext
 from registry.choices import VersionStatus
 from registry.filtersets import ModelVersionFilterSet
-from registry.models import ModelVersion
+from registry.models import Alias, ModelVersion, Tag
 
 PAGE_SIZE = 20
 PREVIEW_SIZE = 5
@@ -184,17 +184,91 @@ def matching_models(queryset, q):
     terms = fulltext.words(q)
     if not terms:
         return queryset
-    in_namespace = Q(namespace__in=Namespace.objects.filter(
-        fulltext.every_word_in(q, ["path"])).values("pk"))
-    return fulltext.matches(queryset, q, MODEL_TEXT, also=[in_namespace])
+    return fulltext.matches(queryset, q, MODEL_TEXT,
+                            also=[in_namespaces(q, "namespace"), fed_by(q, "pk")])
 
 
 def named_models(q, lookup="catalog_model"):
-    """Q: the row belongs to a model whose name holds every word of `q`. (Versions and
-    deployments match their model by name only: its description and namespace would list
-    too much, and the namespace facet narrows by namespace.)"""
+    """Q: the row belongs to a model whose name holds every word of `q`."""
     models = fulltext.matches(CatalogModel.objects.all(), q, MODEL_NAME_TEXT)
     return Q(**{f"{lookup}__in": models.values("pk")})
+
+
+# Search reaches every kind through the names people know it by: a version or a deployment
+# is found by its model's name, its namespace, the data sources feeding its model, its
+# version's aliases and tags; a deployment also by its method; a model by its data sources.
+# Each condition holds every word of the query in one related name.
+
+def in_namespaces(q, lookup="catalog_model__namespace"):
+    """Q: the row's namespace path holds every word (`/abc_corp/claim`, `claim`)."""
+    namespaces = Namespace.objects.filter(fulltext.every_word_in(q, ["path"]))
+    return Q(**{f"{lookup}__in": namespaces.values("pk")})
+
+
+def fed_by(q, lookup="catalog_model"):
+    """Q: the row's model is fed by a data source whose name holds every word."""
+    links = ModelDataSource.objects.filter(
+        data_source__in=DataSource.objects.filter(fulltext.every_word_in(q, ["name"])))
+    return Q(**{f"{lookup}__in": links.values("catalog_model")})
+
+
+def named_by_alias_or_tag(q, lookup="pk"):
+    """Q: the version (at `lookup`) has an alias named by the query, or a tag whose key or
+    value (or key=value) holds every word."""
+    aliases = Alias.objects.filter(fulltext.every_word_in(q, ["name"]))
+    tags = Tag.objects.filter(fulltext.every_word_in(q, ["key", "value"]))
+    return (Q(**{f"{lookup}__in": aliases.values("version")})
+            | Q(**{f"{lookup}__in": tags.values("version")}))
+
+
+def methods_named(q):
+    """The deployment methods whose code or label holds every word (`sagemaker`,
+    `aws lambda`)."""
+    terms = fulltext.words(q)
+    return [code for code, label in DeploymentMethod.choices
+            if terms and all(term in f"{code} {label}".lower() for term in terms)]
+
+
+def _holds(text, terms):
+    text = (text or "").lower()
+    return bool(terms) and all(term in text for term in terms)
+
+
+def reasons(row, q):
+    """What matched the query in a listed row, as (label, value) pairs a person reads:
+    ("alias", "champion"), ("namespace", "/abc_corp/claim"). Empty when the row's own name
+    or text matched (that is what the row shows already). Reads only what the kind's rows()
+    prefetched."""
+    terms = fulltext.words(q)
+    if not terms:
+        return []
+    found = []
+    if isinstance(row, Deployment):
+        model, version = row.catalog_model, row.model_version
+        if _holds(row.endpoint, terms):
+            return []
+        if row.deployment_method in methods_named(q):
+            found.append(("method", row.get_deployment_method_display()))
+        if _holds(row.environment, terms):
+            found.append(("environment", row.environment))
+    elif isinstance(row, ModelVersion):
+        model, version = row.catalog_model, row
+    elif isinstance(row, CatalogModel):
+        model, version = row, None
+    else:
+        return []
+    if version is not None:
+        found += [("alias", alias.name) for alias in version.aliases.all()
+                  if _holds(alias.name, terms)]
+        found += [("tag", f"{tag.key}={tag.value}") for tag in version.tags.all()
+                  if _holds(f"{tag.key}={tag.value}", terms)]
+        if not isinstance(row, CatalogModel) and _holds(model.model_name, terms):
+            found.append(("model", model.model_name))
+    if _holds(model.namespace.path, terms) and not _holds(model.model_name, terms):
+        found.append(("namespace", model.namespace.path))
+    found += [("data source", source.name) for source in model.data_sources.all()
+              if _holds(source.name, terms)]
+    return found
 
 
 class VersionKind(Kind):
@@ -212,8 +286,13 @@ class VersionKind(Kind):
         if queryset is None:
             return None
         if fulltext.words(q):
-            queryset = fulltext.matches(queryset, q, VERSION_TEXT, also=[named_models(q)])
+            queryset = fulltext.matches(queryset, q, VERSION_TEXT, also=[
+                named_models(q), in_namespaces(q), fed_by(q), named_by_alias_or_tag(q)])
         return queryset.order_by("-create_at", "-pk")
+
+    def rows(self, results):
+        return results.prefetch_related("aliases", "tags", "deployments",
+                                        "catalog_model__data_sources")
 
     def facet_counts(self, results, chosen):
         return [
@@ -281,14 +360,19 @@ class DeploymentKind(Kind):
         if queryset is None:
             return None
         if fulltext.words(q):
-            queryset = fulltext.matches(queryset, q, DEPLOYMENT_TEXT, also=[named_models(q)])
+            queryset = fulltext.matches(queryset, q, DEPLOYMENT_TEXT, also=[
+                named_models(q), in_namespaces(q), fed_by(q),
+                named_by_alias_or_tag(q, "model_version"),
+                Q(deployment_method__in=methods_named(q))])
         return queryset.order_by("-create_at", "-pk")
 
     def rows(self, results):
         # Each listed deployment's open drift findings, counted in the same query.
         open_findings = (DriftFinding.objects.open().filter(deployment=OuterRef("pk"))
                          .order_by().values("deployment").annotate(n=Count("pk")).values("n"))
-        return results.annotate(open_drift=Subquery(open_findings))
+        return (results.annotate(open_drift=Subquery(open_findings))
+                .prefetch_related("model_version__aliases", "model_version__tags",
+                                  "catalog_model__data_sources"))
 
     def facet_counts(self, results, chosen):
         return [

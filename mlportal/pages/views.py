@@ -6,6 +6,7 @@ Server-rendered, read-only, login required; every queryset passes through the ac
 import csv
 import json
 
+from django import forms
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -18,15 +19,16 @@ from catalog.models import CatalogModel, DataSource
 from deployments.choices import RollingStrategy
 from deployments.models import CloudAccount, Deployment, DriftFinding
 from mlportal import access
+from mlportal.choices import ChangeAction
 from mlportal.filtersets import ObjectChangeFilterSet
 from mlportal.models import ObjectChange
-from mlportal.pages import search, timeline
+from mlportal.pages import changes, search, timeline
 from mlportal.secrets import mask
 from registry.models import ModelVersion
 
 CHANGES_PAGE_SIZE = 50
 DRIFT_SIZE = 50
-HISTORY_SIZE = 25
+HISTORY_SIZE = 10
 VERSIONS_PAGE_SIZE = 20
 
 
@@ -66,26 +68,53 @@ def _changes_of(model):
     return ObjectChange.objects.select_related("content_type").history_of(model)
 
 
-def _timeline(deployments, lane, *, one_model):
+def _timeline(request, deployments, lane):
     """The timeline of `deployments` that served their endpoint, one lane per `lane(d)`, a
-    colour per version (named by its number alone when all are of `one_model`)."""
-    return timeline.layout([
+    colour per version number (named by its number alone when all are of one model), over
+    the range the page asks for (`?range=`: recent, 30d, 1y, all)."""
+    one_model = len({deployment.catalog_model_id for deployment in deployments}) <= 1
+    range_key = request.GET.get("range", timeline.DEFAULT_RANGE)
+    if range_key not in timeline.RANGES:
+        range_key = timeline.DEFAULT_RANGE
+    now = timezone.now()
+    bars = [
         timeline.Bar(
             lane=lane(deployment), start=deployment.active_from, end=deployment.active_until,
-            label=f"v{deployment.model_version.model_version}",
+            label=(f"v{deployment.model_version.model_version}" if one_model else
+                   deployment.model_version.label),
             colour_key=(f"v{deployment.model_version.model_version}" if one_model else
-                        f"{deployment.catalog_model} v{deployment.model_version.model_version}"),
-            title=(f"{deployment.catalog_model} v{deployment.model_version.model_version}, "
-                   f"deployment {deployment.deployment_id} at {deployment.endpoint} "
+                        deployment.model_version.label),
+            number=deployment.model_version.model_version,
+            title=(f"{deployment.model_version.label}, deployment {deployment.deployment_id} "
+                   f"at {deployment.endpoint} "
                    f"({deployment.get_deployment_method_display()}, "
                    f"{deployment.get_rolling_strategy_display()}"
                    + (f" {deployment.traffic_percent}%" if deployment.traffic_percent else "")
-                   + f"): {deployment.active_from:%Y-%m-%d %H:%M} to "
+                   + f"), {deployment.get_status_display()}: "
+                   + f"{deployment.active_from:%Y-%m-%d %H:%M} to "
                    + (f"{deployment.active_until:%Y-%m-%d %H:%M}" if deployment.active_until
                       else "now")),
+            details={"deployment_id": deployment.deployment_id,
+                     "status": deployment.get_status_display(),
+                     "version": deployment.model_version.label,
+                     "anchor": f"deployment-{deployment.deployment_id}",
+                     "model_url": deployment.catalog_model.get_absolute_url()},
         )
         for deployment in deployments if deployment.active_from is not None
-    ])
+    ]
+    since, until = timeline.window(bars, range_key, now)
+    drawn = timeline.layout(bars, now=now, since=since, until=until)
+    return {"drawn": drawn, "range": range_key,
+            "ranges": [(key, label) for key, (label, _) in timeline.RANGES.items()]}
+
+
+def _serving_now(deployments):
+    """What serves each endpoint now, and since when: [(endpoint, [deployment])]."""
+    serving = {}
+    for deployment in deployments:
+        if deployment.active_from is not None and deployment.active_until is None:
+            serving.setdefault(deployment.endpoint, []).append(deployment)
+    return sorted(serving.items())
 
 
 def _drift(request, deployments):
@@ -119,20 +148,15 @@ def _strategy_lane(deployment):
 
 @login_required
 def model_page(request, key):
-    namespace_path, _, model_name = f"/{key}".rpartition("/")
-    models = access.restrict(
-        CatalogModel.objects.select_related("namespace").prefetch_related("data_sources"),
-        request.user,
-    )
-    model = get_object_or_404(models, namespace__path=namespace_path, model_name=model_name)
+    model = _model_by_key(request, key)
     versions = access.restrict(
         ModelVersion.objects.filter(catalog_model=model).prefetch_related(
-            "artifacts", "tags", "aliases"),
+            "artifacts", "tags", "aliases", "deployments"),
         request.user,
     )
     deployments = list(access.restrict(
         Deployment.objects.filter(catalog_model=model).select_related(
-            "catalog_model__namespace", "model_version", "replaced_by"),
+            "catalog_model__namespace", "model_version__catalog_model", "replaced_by"),
         request.user,
     ).order_by("create_at", "pk"))
     context = {
@@ -142,13 +166,28 @@ def model_page(request, key):
         "versions": Paginator(versions.order_by("-model_version"), VERSIONS_PAGE_SIZE)
         .get_page(request.GET.get("versions_page")),
         "deployments": deployments,
-        "timeline": _timeline(deployments, _endpoint_lane, one_model=True),
+        "timeline": _timeline(request, deployments, _endpoint_lane),
+        "serving_now": _serving_now(deployments),
         "can_view_audit": access.can_view_audit(request.user),
         **_drift(request, deployments),
     }
     if context["can_view_audit"]:
-        context["history"] = _changes_of(model)[:HISTORY_SIZE]
+        history = Paginator(_changes_of(model), HISTORY_SIZE).get_page(
+            request.GET.get("history_page"))
+        history.object_list = changes.describe(history.object_list)
+        context["history"] = history
     return render(request, "portal/model.html", context)
+
+
+def _model_by_key(request, key):
+    """The catalog model at `key` (`abc_corp/claim/doc_classification`, or with a leading
+    slash), among those the user may see; 404 otherwise."""
+    namespace_path, _, model_name = f"/{key.strip('/')}".rpartition("/")
+    models = access.restrict(
+        CatalogModel.objects.select_related("namespace").prefetch_related("data_sources"),
+        request.user,
+    )
+    return get_object_or_404(models, namespace__path=namespace_path, model_name=model_name)
 
 
 @login_required
@@ -177,7 +216,7 @@ def endpoint_page(request):
             "error": "Name the endpoint: /endpoints/?url=https://..."}, status=400)
     deployments = list(access.restrict(
         Deployment.objects.filter(endpoint=url)
-        .select_related("catalog_model__namespace", "model_version", "replaced_by")
+        .select_related("catalog_model__namespace", "model_version__catalog_model", "replaced_by")
         .prefetch_related("status_history"),
         request.user,
     ).order_by("create_at", "pk"))
@@ -186,7 +225,8 @@ def endpoint_page(request):
     return render(request, "portal/endpoint.html", {
         "endpoint": url,
         "deployments": deployments,
-        "timeline": _timeline(deployments, _strategy_lane, one_model=False),
+        "timeline": _timeline(request, deployments, _strategy_lane),
+        "serving_now": _serving_now(deployments),
         **_drift(request, deployments),
     })
 
@@ -194,16 +234,30 @@ def endpoint_page(request):
 def _filtered_changes(request):
     filterset = ObjectChangeFilterSet(
         request.GET, queryset=ObjectChange.objects.select_related("content_type"))
+    # The API's filters, with the widgets a person uses: object types by their names, dates
+    # from a date picker (the filters take a date, or a date and time).
+    form = filterset.form
+    form.fields["object_type"].widget = forms.Select(
+        choices=[("", "any"), *changes.object_type_choices()])
+    form.fields["object_type"].label = "Object type"
+    form.fields["action"].widget.choices = [("", "any"), *ChangeAction.choices]
+    for name in ("since", "until"):
+        form.fields[name].widget = forms.DateInput(attrs={"type": "date"})
+    form.fields["since"].label, form.fields["until"].label = "From (UTC)", "To (UTC)"
+    form.fields["namespace"].label = "Namespace and below"
+    form.fields["request_id"].widget = forms.HiddenInput()
     return filterset, (filterset.qs if filterset.is_valid() else ObjectChange.objects.none())
 
 
 @login_required
 def change_log(request):
     _auditors_only(request.user)
-    filterset, changes = _filtered_changes(request)
+    filterset, found = _filtered_changes(request)
+    page = Paginator(found, CHANGES_PAGE_SIZE).get_page(request.GET.get("page"))
+    page.object_list = changes.describe(page.object_list)
     return render(request, "portal/changes.html", {
         "filterset": filterset,
-        "page": Paginator(changes, CHANGES_PAGE_SIZE).get_page(request.GET.get("page")),
+        "page": page,
     }, status=200 if filterset.is_valid() else 400)
 
 
@@ -214,7 +268,7 @@ CHANGE_COLUMNS = ["time", "user", "principal", "source", "request_id", "action",
 @login_required
 def change_log_export(request):
     _auditors_only(request.user)
-    filterset, changes = _filtered_changes(request)
+    filterset, found = _filtered_changes(request)
     if not filterset.is_valid():
         return render(request, "portal/changes.html", {"filterset": filterset}, status=400)
     rows = (
@@ -223,7 +277,7 @@ def change_log_export(request):
          change.namespace,
          # Masked when recorded; masked again in case a model's audit_data missed a key.
          json.dumps(mask(change.prechange_data)), json.dumps(mask(change.postchange_data))]
-        for change in changes.iterator(chunk_size=2000)
+        for change in found.iterator(chunk_size=2000)
     )
     return _csv_response("changes", CHANGE_COLUMNS, rows)
 

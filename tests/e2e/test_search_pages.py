@@ -72,13 +72,13 @@ def test_an_auditor_searches_opens_a_model_and_exports_csv(browser_page, catalog
     timeline = page.locator("svg.timeline")
     assert timeline.is_visible()
     assert timeline.locator("rect").count() == 2
-    assert [label.strip() for label in timeline.locator("g.bar text").all_text_contents()] == [
+    assert [label.strip(" →←") for label in timeline.locator("g.bar text").all_text_contents()] == [
         "v1", "v2"]
 
     page.locator("#deployments a", has_text="doc_classification_prod").first.click()
     page.wait_for_url("**/endpoints/?url=*")
     assert page.locator("h1").inner_text() == PROD
-    assert page.locator("table tbody tr").count() == 2
+    assert page.locator("#endpoint-deployments tbody tr").count() == 2
 
 
 def test_the_change_log_filters_and_exports(browser_page, catalog):

@@ -260,23 +260,52 @@ def endpoints():
     return sorted(set(deployment.objects.values_list("endpoint", flat=True)))
 
 
-# Pages that need a query string (a 400 without one), and how to fill it.
+def model_keys():
+    model = apps.get_model("catalog.CatalogModel")
+    return [f"{m.namespace.path}/{m.model_name}"
+            for m in model.objects.select_related("namespace")]
+
+
+def comparisons():
+    """Every model's picker, and its first version beside its last."""
+    version = apps.get_model("registry.ModelVersion")
+    queries = []
+    for key in model_keys():
+        namespace, _, name = key.rpartition("/")
+        numbers = sorted(version.objects.filter(
+            catalog_model__namespace__path=namespace, catalog_model__model_name=name,
+        ).values_list("model_version", flat=True))
+        queries.append({"model": key})
+        if numbers:
+            queries.append({"model": key, "a": numbers[0], "b": numbers[-1]})
+    return queries
+
+
+def data_source_names():
+    return list(apps.get_model("catalog.DataSource").objects.values_list("name", flat=True))
+
+
+# Pages that need a query string (a 400 or 404 without one), and how to fill it.
 QUERY_PAGES = {
     "/endpoints/": lambda: [f"/endpoints/?{urlencode({'url': url})}" for url in endpoints()],
+    "/compare/": lambda: [f"/compare/?{urlencode(query)}" for query in comparisons()],
+    "/lineage/": lambda: ([f"/lineage/?{urlencode({'model': key})}" for key in model_keys()]
+                          + [f"/lineage/?{urlencode({'data_source': name})}"
+                             for name in data_source_names()]),
 }
 
 
 def page_urls():
     """Every page: those without arguments, the pages of every row that has one, and the
     pages that take their subject in the query string."""
-    urls = [route for route in pages() if "{" not in route]
+    urls = [route for route in pages() if "{" not in route and route not in QUERY_PAGES]
     for fill_query in QUERY_PAGES.values():
         urls += fill_query()
     for model in apps.get_models():
         if hasattr(model, "get_absolute_url"):
             urls += [row.get_absolute_url() for row in model._default_manager.all()]
     unfilled = {route for route in pages() if "{" in route} - {
-        normalise(resolve(url.split("?")[0]).route) for url in urls}
+        normalise(resolve(url.split("#")[0].split("?")[0]).route) for url in urls}
     assert not unfilled, f"Teach the leak test to fill {sorted(unfilled)}"
     return urls
 

@@ -376,6 +376,8 @@ EXTRA_CASES = [
          target=lambda w: w.uploaded_artifact()),
     Case("/api/v1/versions/{version_pk}/artifacts/{name}/download/", "GET", SIGNED_IN, 200,
          target=lambda w: w.uploaded_artifact()),
+    # The API root lists the resources to whoever is signed in.
+    Case("/api/v1/", "GET", SIGNED_IN, 200),
 ]
 
 ROUTED = api_endpoints()

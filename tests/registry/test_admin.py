@@ -117,12 +117,25 @@ def test_versions_are_found_by_model_name_and_filtered_by_status(admin_client, v
     assert [str(v) for v in deprecated.result_list] == ["/abc_corp/claim/doc_classification v1"]
 
 
-def test_the_deprecate_action_deprecates_and_nothing_deletes(admin_client, version):
+def test_the_deprecate_action_asks_first_then_deprecates_and_nothing_deletes(admin_client,
+                                                                           version):
     changelist = reverse("admin:registry_modelversion_changelist")
 
-    admin_client.post(changelist, {"action": "deprecate", "_selected_action": [version.pk]})
+    asked = admin_client.post(changelist, {"action": "deprecate",
+                                           "_selected_action": [version.pk]})
+    assert ModelVersion.objects.get().status == "ready"
+    page = asked.content.decode()
+    assert "Deprecate these versions?" in page
+    assert "doc_classification v1 is being deprecated but the alias champion still points" in page
+    assert "Deprecate anyway" in page
 
+    done = admin_client.post(changelist, {"action": "deprecate", "confirm": "yes",
+                                          "_selected_action": [version.pk]}, follow=True)
     assert ModelVersion.objects.get().status == "deprecated"
+    messages = [str(message) for message in done.context["messages"]]
+    assert "Deprecated 1 version(s)." in messages
+    assert ("doc_classification v1 is deprecated but the alias champion still points at it."
+            in messages)
     actions = admin_client.get(changelist).context["action_form"].fields["action"].choices
     assert "delete_selected" not in dict(actions)
     delete = reverse("admin:registry_modelversion_delete", args=[version.pk])
@@ -197,3 +210,40 @@ def test_the_version_changelist_costs_the_same_for_3_or_30_rows(admin_client, ca
 
     with django_assert_max_num_queries(len(three_rows.captured_queries)):
         assert admin_client.get(url).context["cl"].result_count == 30
+
+
+def _change_form(version, **changes):
+    return {"description": version.description, "status": version.status,
+            "tags-TOTAL_FORMS": 0, "tags-INITIAL_FORMS": 0,
+            "deployments-TOTAL_FORMS": 0, "deployments-INITIAL_FORMS": 0,
+            "artifacts-TOTAL_FORMS": 0, "artifacts-INITIAL_FORMS": 0, **changes}
+
+
+def test_deprecating_a_version_an_alias_names_asks_to_confirm(admin_client, version):
+    page = admin_client.get(change_url(version)).content.decode()
+    assert "Deprecate anyway" in page
+
+    refused = admin_client.post(change_url(version), _change_form(version, status="deprecated"))
+
+    assert refused.status_code == 200
+    errors = refused.context["adminform"].form.errors["status"]
+    assert errors[0] == ("doc_classification v1 is being deprecated but the alias champion "
+                         "still points at it.")
+    assert ModelVersion.objects.get().status == "ready"
+
+    confirmed = admin_client.post(change_url(version), _change_form(
+        version, status="deprecated", confirm_deprecation="on"), follow=True)
+
+    assert ModelVersion.objects.get().status == "deprecated"
+    assert any("alias champion still points" in str(message)
+               for message in confirmed.context["messages"])
+
+
+def test_deprecating_a_version_nothing_uses_needs_no_confirmation(admin_client, version):
+    unused = services.register_version(namespace="/abc_corp/claim",
+                                       model_name="doc_classification")
+    assert "Deprecate anyway" not in admin_client.get(change_url(unused)).content.decode()
+
+    admin_client.post(change_url(unused), _change_form(unused, status="deprecated"))
+
+    assert ModelVersion.objects.get(pk=unused.pk).status == "deprecated"

@@ -9,7 +9,8 @@ from registry.models import Artifact, ModelVersion
 pytestmark = pytest.mark.django_db
 
 VERSIONS = "/api/v1/versions/"
-SERVER_FIELDS = {"id", "status", "tags", "aliases", "registered_by", "deployments", "update_at"}
+SERVER_FIELDS = {"id", "status", "tags", "aliases", "registered_by", "deployments", "serving",
+                 "warnings", "update_at"}
 
 
 def without_server_fields(document):

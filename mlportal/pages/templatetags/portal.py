@@ -1,9 +1,14 @@
 import json
+import re
 
 from django import template
+from django.urls import reverse
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
 
+from deployments import models as deployment_models
 from mlportal import access
-from mlportal.pages import search
+from mlportal.pages import search, timeline
 
 register = template.Library()
 
@@ -61,3 +66,36 @@ def short_json(value, limit=120):
 def endpoint_url(endpoint):
     """The endpoint page of `endpoint`."""
     return search.endpoint_url(endpoint)
+
+
+@register.simple_tag
+def match_reasons(row, q):
+    """What matched the search in `row` besides its own name: [(label, value)]."""
+    return search.reasons(row, q)
+
+
+@register.filter
+def deprecation_warnings(version):
+    """A deprecated version that still serves an endpoint or that an alias names."""
+    return deployment_models.deprecation_warnings(version)
+
+
+@register.filter
+def version_colour(number):
+    """A version's colour on every timeline: it follows its number."""
+    return timeline.colour_of(int(number))
+
+
+@register.filter
+def breakable(text):
+    """`text` (an ARN, a URL) allowed to wrap after its separators, not inside its words."""
+    return mark_safe(re.sub(r"([/:@._-])", r"\1<wbr>", escape(str(text))))
+
+
+@register.simple_tag
+def edit_url(user, obj):
+    """The admin page where `user` may change `obj`, or "" when they may not."""
+    if not access.can(user, "change", obj):
+        return ""
+    meta = obj._meta
+    return reverse(f"admin:{meta.app_label}_{meta.model_name}_change", args=[obj.pk])

@@ -84,10 +84,11 @@ MORE_VERSIONS = [
          {"name": "trained", "uri": "s3://abc_corp/claim/doc_classification/trained/2.tar.gz"},
          {"name": "static_data",
           "uri": "s3://abc_corp/claim/doc_classification/static_data/2.tar.gz"}],
-     "tags": {"framework": "sklearn", "dataset": "claims-2022q4"}},
+     "tags": {"framework": "sklearn", "dataset": "claims-2022q4", "accuracy": "0.91"}},
     {**CLAIM_MODEL, "model_version": 3, "create_at": "2023-01-10T00:00:00.000Z",
      "description": "Adds handwritten letters; trained artifact uploaded through the portal.",
-     "created_by": PIPELINE, "tags": {"framework": "sklearn", "dataset": "claims-2023q1"}},
+     "created_by": PIPELINE, "tags": {"framework": "sklearn", "dataset": "claims-2023q1",
+                                     "accuracy": "0.934"}},
     {"namespace": "/abc_corp/claim", "model_name": "fraud_scoring", "model_version": 1,
      "create_at": "2023-02-01T00:00:00.000Z", "description": "First gradient-boosted model.",
      "created_by": PIPELINE, "tags": {"framework": "xgboost"},
@@ -190,7 +191,9 @@ def load_deployments():
     # Staging went back to version 2: deployment 3 rolled back, once.
     staging = Deployment.objects.filter(endpoint=STAGING, deployment_id=3).first()
     if staging is not None and staging.is_active:
-        deployment_services.rollback(deployment=staging)
+        # Two days after it went out: the timeline shows v3's short run, then v2 again.
+        deployment_services.rollback(deployment=staging,
+                                     at=parse_datetime("2023-02-03T00:00:00Z"))
         created += 1
     return created
 

@@ -44,6 +44,7 @@ class JSONEditorField(JSONFormField):
     widget = JSONEditor
 
     def to_python(self, value):
+        self.refuse_too_deep(value)  # before json.loads, which would exhaust the stack
         if not self.disabled and isinstance(value, str) and value.strip():
             try:
                 json.loads(value, cls=self.decoder)

@@ -98,10 +98,14 @@ class JSONFormField(forms.JSONField):
     MAX_BODY_DEPTH before parsing it, instead of exhausting the stack."""
 
     def to_python(self, value):
+        self.refuse_too_deep(value)
+        return super().to_python(value)
+
+    @staticmethod
+    def refuse_too_deep(value):
         if isinstance(value, str) and too_deep(value.encode()) is not None:
             raise ValidationError(f"Nested more than {MAX_BODY_DEPTH} levels deep.",
                                   code="too_deep")
-        return super().to_python(value)
 
     def bound_data(self, data, initial):
         if isinstance(data, str) and too_deep(data.encode()) is not None:

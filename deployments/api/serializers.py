@@ -295,7 +295,8 @@ class DeployedVersionSerializer(ModelVersionSerializer):
         child=serializers.CharField(), read_only=True,
         help_text="The endpoints this version serves now.")
     warnings = serializers.ListField(
-        child=serializers.CharField(), read_only=True, help_text="Risky states, one sentence each: a deprecated version that still serves an "
+        child=serializers.CharField(), read_only=True,
+        help_text="Risky states, one sentence each: a deprecated version that still serves an "
         "endpoint, or that an alias still points at. Empty when there is none.")
 
     class Meta(ModelVersionSerializer.Meta):

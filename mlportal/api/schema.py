@@ -135,9 +135,12 @@ def first_sentence(doc):
 
 ERROR = {"type": "object", "properties": {"detail": {"type": "string"}},
          "required": ["detail"]}
-FIELD_ERRORS = {"type": "object", "additionalProperties": {
-    "type": "array", "items": {"type": "string"}},
-    "description": "Each field that is wrong, with what is wrong with it."}
+# Each field's messages (nested documents nest them); a body that cannot be read at all is
+# {"detail": "JSON parse error - ..."}.
+FIELD_ERRORS = {"type": "object", "additionalProperties": {"anyOf": [
+    {"type": "array", "items": {}}, {"type": "object"}, {"type": "string"}]},
+    "description": "Each field that is wrong, with what is wrong with it ('detail' when the "
+                   "body could not be read)."}
 
 ERRORS = {
     "400": ("Bad input: each field that is wrong, named, with why.", FIELD_ERRORS,
@@ -148,7 +151,8 @@ ERRORS = {
     "403": ("Signed in, but not allowed: no grant on the namespace, or a read-only token.",
             ERROR, {"detail": "You do not have permission to perform this action."}),
     "404": ("No such resource, or not one you may see.", ERROR, {"detail": "Not found."}),
-    "409": ("A conflict: a name or number that is taken, or a row others depend on.", ERROR,
+    "409": ("A conflict: a name or number that is taken (keyed by its field), or a row others "
+            "depend on.", FIELD_ERRORS,
             {"detail": "Version 3 of /abc_corp/claim/doc_classification exists."}),
 }
 

@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 from catalog.services import save_catalog_model
 from deployments.services import record_deployment
 from registry import services as registry
-from registry.models import Artifact
+from registry.models import Artifact, Tag
 from tests.e2e.conftest import assert_no_sideways_scroll, assert_seen, sign_in_admin
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -88,7 +88,7 @@ def test_tag_fields_are_labelled(screen, version):
     value.fill("sklearn")
     page.locator("input[name=_continue]").click()
     page.wait_for_load_state()
-    assert version.tags.get(key="framework").value == "sklearn"
+    assert Tag.objects.get(version=version, key="framework").value == "sklearn"
 
 
 def test_the_versions_list_says_when_and_by_whom_each_was_registered(screen, version):

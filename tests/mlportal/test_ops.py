@@ -118,8 +118,8 @@ class TestApiRoot:
             response = reader_api.get("/api/v1/")
 
         assert response.status_code == 200
-        assert response.json()["user"] == "reader"
-        assert response.json()["resources"]["versions"] == "/api/v1/versions/"
+        urls = {resource["name"]: resource["url"] for resource in response.json()["resources"]}
+        assert urls["versions"].endswith("/api/v1/versions/")
 
     def test_it_only_reads(self, reader_api):
         assert reader_api.post("/api/v1/", {}, format="json").status_code == 405
@@ -131,5 +131,5 @@ class TestApiRoot:
 
 def test_the_api_index_lists_resources_that_exist(admin_api):
     save_catalog_model(namespace="/a", model_name="m")
-    for path in admin_api.get("/api/v1/").json()["resources"].values():
-        assert admin_api.get(path).status_code == 200, path
+    for resource in admin_api.get("/api/v1/").json()["resources"]:
+        assert admin_api.get(resource["url"]).status_code == 200, resource

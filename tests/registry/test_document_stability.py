@@ -58,9 +58,9 @@ def normalised(document, version):
 
 DOCUMENT_KEYS = ["id", "namespace", "model_name", "model_version", "description", "artifacts",
                  "create_at", "created_by", "status", "tags", "aliases", "registered_by",
-                 "deployments", "update_at"]
+                 "deployments", "serving", "warnings", "update_at"]
 DEPLOYMENT_KEYS = ["id", "deployment_id", "endpoint", "environment", "deployment_method",
-                   "rolling_strategy", "traffic_percent", "status", "active_from",
+                   "rolling_strategy", "traffic_percent", "resource", "status", "active_from",
                    "active_until"]
 
 

@@ -176,7 +176,7 @@ def with_deployments(queryset):
 def _deployments_from_json(name, values):
     for value in values:  # timestamps as datetimes, for the serializer's format
         for field in DEPLOYMENT_TIMES:
-            if value[field] is not None:
+            if isinstance(value[field], str):  # read twice: converted the first time
                 value[field] = datetime.datetime.fromisoformat(value[field])
     return values
 

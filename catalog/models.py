@@ -5,7 +5,9 @@ import markdown
 import nh3
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import models, transaction
+from django.db.models import Case, CharField, F, OuterRef, Subquery, Value, When
+from django.db.models.functions import Concat, Replace, Substr
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import mark_safe
@@ -23,6 +25,77 @@ from catalog.validators import (
 from mlportal.fields import EncryptedJSONField, EncryptedTextField
 from mlportal.secrets import mask
 
+# What a catalog model's MLflow name is made of.
+MLFLOW_NAME_PARTS = frozenset({"namespace", "namespace_id", "model_name"})
+
+
+def mlflow_name(namespace_path, model_name):
+    """A catalog model's name in MLflow's registry API (registry.mlflow.names):
+    `abc_corp.claim.doc_classification` for the model doc_classification in /abc_corp/claim,
+    the model name alone in the namespace settings.MLPORTAL_MLFLOW_DEFAULT_NAMESPACE."""
+    if namespace_path == settings.MLPORTAL_MLFLOW_DEFAULT_NAMESPACE:
+        return model_name
+    return f"{namespace_path[1:].replace('/', '.')}.{model_name}"
+
+
+def refresh_mlflow_names(queryset):
+    """Store the MLflow name of each catalog model of `queryset` whose stored one is out of
+    date (its namespace's path, or the default namespace setting, changed), in one UPDATE; the
+    number of rows changed. Takes the migrations' historical models too."""
+    namespaces = queryset.model._meta.get_field("namespace").related_model
+    path = Subquery(namespaces._base_manager.filter(pk=OuterRef("namespace_id"))
+                    .values("path")[:1])
+    expected = Concat(Replace(Substr(path, 2), Value("/"), Value(".")), Value("."),
+                      F("model_name"), output_field=CharField())
+    default = namespaces._base_manager.filter(
+        path=settings.MLPORTAL_MLFLOW_DEFAULT_NAMESPACE).values_list("pk", flat=True).first()
+    if default is not None:
+        expected = Case(When(namespace_id=default, then=F("model_name")), default=expected,
+                        output_field=CharField())
+    return queryset.exclude(mlflow_name=expected).update(mlflow_name=expected)
+
+
+class MlflowNameField(models.CharField):
+    """The row's MLflow name, stored so that an index orders and filters MLflow's searches by
+    it; written from the namespace and model_name whenever the row is (save, bulk_create, a
+    COPY through pre_save). Writes that bypass pre_save refresh it: CatalogModelQuerySet,
+    Namespace.save, and migrate for a changed default namespace (CatalogConfig)."""
+
+    def pre_save(self, model_instance, add):
+        if model_instance.namespace_id is None:  # the database refuses the row anyway
+            return super().pre_save(model_instance, add)
+        value = mlflow_name(model_instance.namespace.path, model_instance.model_name)
+        setattr(model_instance, self.attname, value)
+        return value
+
+
+class NamespaceQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        with transaction.atomic(using=self.db):
+            count = super().update(**kwargs)
+            if "path" in kwargs:
+                refresh_mlflow_names(CatalogModel._base_manager.using(self.db))
+        return count
+
+
+class CatalogModelQuerySet(models.QuerySet):
+    """Bulk writes of a name's parts keep the stored MLflow name in step."""
+
+    def update(self, **kwargs):
+        with transaction.atomic(using=self.db):
+            count = super().update(**kwargs)
+            if not MLFLOW_NAME_PARTS.isdisjoint(kwargs):
+                refresh_mlflow_names(self.model._base_manager.using(self.db))
+        return count
+
+    def bulk_update(self, objs, fields, batch_size=None):
+        if not MLFLOW_NAME_PARTS.isdisjoint(fields):
+            objs = list(objs)
+            for obj in objs:
+                obj.mlflow_name = mlflow_name(obj.namespace.path, obj.model_name)
+            fields = [*fields, "mlflow_name"]
+        return super().bulk_update(objs, fields, batch_size=batch_size)
+
 
 class Namespace(models.Model):
     """A path such as /abc_corp/claim. Namespaces nest: /abc_corp contains /abc_corp/claim."""
@@ -39,11 +112,20 @@ class Namespace(models.Model):
     create_at = models.DateTimeField(auto_now_add=True)
     update_at = models.DateTimeField(auto_now=True)
 
+    objects = NamespaceQuerySet.as_manager()
+
     class Meta:
         ordering = ["path"]
 
     def __str__(self):
         return self.path
+
+    def save(self, *args, **kwargs):
+        adding = self._state.adding
+        with transaction.atomic(using=kwargs.get("using")):
+            super().save(*args, **kwargs)
+            if not adding:  # a new path renames the models in it, for MLflow
+                refresh_mlflow_names(CatalogModel._base_manager.filter(namespace=self))
 
     @property
     def parent_path(self):
@@ -145,8 +227,13 @@ class CatalogModel(models.Model):
     )
     model_card = models.TextField(
         blank=True, editable=False, help_text="The card's Markdown body, from Git.")
+    mlflow_name = MlflowNameField(
+        "MLflow name", max_length=455, editable=False, default="",
+        help_text="The name MLflow's client knows the model by (registry.mlflow.names).")
     create_at = models.DateTimeField(auto_now_add=True)
     update_at = models.DateTimeField(auto_now=True)
+
+    objects = CatalogModelQuerySet.as_manager()
 
     class Meta:
         ordering = ["namespace__path", "model_name"]
@@ -156,9 +243,19 @@ class CatalogModel(models.Model):
                 fields=["namespace", "model_name"], name="catalog_model_unique_name"
             )
         ]
+        indexes = [
+            # MLflow's searches in their default order (by name, then id), and name = ...
+            models.Index(fields=["mlflow_name", "id"], name="catalog_model_mlflow_name"),
+        ]
 
     def __str__(self):
         return f"{self.namespace.path}/{self.model_name}"
+
+    def save(self, *args, **kwargs):
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and not MLFLOW_NAME_PARTS.isdisjoint(update_fields):
+            kwargs["update_fields"] = {*update_fields, "mlflow_name"}
+        super().save(*args, **kwargs)
 
     def get_absolute_url(self):
         # The natural key: /models/abc_corp/claim/doc_classification/

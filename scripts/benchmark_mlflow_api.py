@@ -5,11 +5,13 @@ Builds the catalog with bulk_create in a throwaway test database (SQLite in memo
 sends (Django's test client, Bearer token: view, auth, queries and JSON, no network) and prints
 the median and 95th percentile of each (wall clock), the median CPU time of this process (on
 SQLite that is all the work, database included, whatever else loads the machine; on
-PostgreSQL the database's share is not in it) and the number of SQL queries:
+PostgreSQL the database's share is not in it) and the number of SQL queries. --explain also
+prints the plan of each search's slowest query (EXPLAIN ANALYZE on PostgreSQL, EXPLAIN QUERY
+PLAN on SQLite):
 
     .venv/bin/python scripts/benchmark_mlflow_api.py [--models 100000] [--requests 30]
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_mlflow \
-        .venv/bin/python scripts/benchmark_mlflow_api.py
+        .venv/bin/python scripts/benchmark_mlflow_api.py --explain
 """
 
 import argparse
@@ -39,6 +41,8 @@ def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", type=int, default=100_000)
     parser.add_argument("--requests", type=int, default=30, help="requests per call kind")
+    parser.add_argument("--explain", action="store_true",
+                        help="print the plan of each search's slowest query")
     return parser.parse_args()
 
 
@@ -80,7 +84,21 @@ def generate(models):
           f"in {time.perf_counter() - started:.1f} s on {connection.vendor}")
 
 
-def measure(client, label, path, params_of, requests, method="get"):
+def explain(client, path, params):
+    """The plan of the slowest query of one request."""
+    with CaptureQueriesContext(connection) as captured:
+        client.get(f"/api/2.0/mlflow/{path}", params)
+    slowest = max(captured.captured_queries, key=lambda query: float(query["time"]))["sql"]
+    command = "EXPLAIN ANALYZE" if connection.vendor == "postgresql" else "EXPLAIN QUERY PLAN"
+    with connection.cursor() as cursor:
+        cursor.execute(f"{command} {slowest}")
+        rows = cursor.fetchall()
+    lines = [row[0] if len(row) == 1 else row[-1] for row in rows]
+    print("    " + slowest[:300] + (" ..." if len(slowest) > 300 else ""))
+    print("\n".join(f"      {line}" for line in lines))
+
+
+def measure(client, label, path, params_of, requests, method="get", plan=False):
     samples, cpu, queries, status = [], [], 0, None
     for index in range(requests):
         params = params_of(index)
@@ -100,6 +118,8 @@ def measure(client, label, path, params_of, requests, method="get"):
     print(f"{label:56s} median {statistics.median(ordered) * 1000:6.1f} ms  "
           f"p95 {ordered[int(len(ordered) * 0.95)] * 1000:6.1f} ms  "
           f"cpu {statistics.median(cpu) * 1000:6.1f} ms  {queries:2d} queries")
+    if plan:
+        explain(client, path, params_of(0))
 
 
 def run(args):
@@ -109,6 +129,7 @@ def run(args):
     from catalog.services import save_grant
     from mlportal.models import Token
     from mlportal.services import save_new_token
+    from registry.mlflow.views import MlflowView
 
     generate(args.models)
     user = get_user_model().objects.create_user("bench")
@@ -122,25 +143,41 @@ def run(args):
         space = index % spaces
         return f"model_{index}" if space == NAMESPACES else f"team_{space}.claim.model_{index}"
 
-    n = args.requests
+    n, plan = args.requests, args.explain
+
+    def search(label, path, params_of):
+        measure(client, label, path, params_of, n, plan=plan)
+
+    def page(number, size=100):
+        return {"max_results": size, "page_token": MlflowView.page_token((number - 1) * size)}
+
     print(f"{n} requests each; the MLflow client's calls:")
-    measure(client, "registered-models/search (first page of 100, by name)",
-            "registered-models/search", lambda i: {"max_results": 100}, n)
-    measure(client, "registered-models/search (page 50 of 100, by name)",
-            "registered-models/search", lambda i: {"max_results": 100, "page_token":
-                                                   "eyJvZmZzZXQiOiA1MDAwfQ=="}, n)
-    measure(client, "registered-models/search name = '<name>'", "registered-models/search",
-            lambda i: {"filter": f"name = '{name(i)}'"}, n)
-    measure(client, "registered-models/search name LIKE 'team_7.%'",
-            "registered-models/search", lambda i: {"filter": f"name LIKE 'team_{i}.%'"}, n)
-    measure(client, "registered-models/search tags.team = 'team_7'",
-            "registered-models/search", lambda i: {"filter": f"tags.team = 'team_{i}'"}, n)
+    search("registered-models/search (first page of 100, by name)",
+           "registered-models/search", lambda i: {"max_results": 100})
+    search("registered-models/search (page 50 of 100, by name)",
+           "registered-models/search", lambda i: page(50))
+    search(f"registered-models/search (page {count // 100} of 100, by name)",
+           "registered-models/search", lambda i: page(count // 100))
+    search("registered-models/search name = '<name>'", "registered-models/search",
+           lambda i: {"filter": f"name = '{name(i)}'"})
+    search("registered-models/search name LIKE 'team_7.%'",
+           "registered-models/search", lambda i: {"filter": f"name LIKE 'team_{i}.%'"})
+    search("registered-models/search name ILIKE 'TEAM_7.CLAIM.%'",
+           "registered-models/search", lambda i: {"filter": f"name ILIKE 'TEAM_{i}.CLAIM.%'"})
+    search("registered-models/search name ILIKE '%model_777%'",
+           "registered-models/search", lambda i: {"filter": f"name ILIKE '%model_{777 + i}%'"})
+    search("registered-models/search tags.team = 'team_7'",
+           "registered-models/search", lambda i: {"filter": f"tags.team = 'team_{i}'"})
     measure(client, "registered-models/get", "registered-models/get",
             lambda i: {"name": name(i)}, n)
-    measure(client, "model-versions/search name = '<name>'", "model-versions/search",
-            lambda i: {"filter": f"name = '{name(i)}'"}, n)
-    measure(client, "model-versions/search run_id IN (3 ids)", "model-versions/search",
-            lambda i: {"filter": f"run_id IN ('run_{i}', 'run_{i + 1}', 'run_{i + 2}')"}, n)
+    search("model-versions/search (first page of 100, by name)", "model-versions/search",
+           lambda i: {"max_results": 100})
+    search("model-versions/search name = '<name>'", "model-versions/search",
+           lambda i: {"filter": f"name = '{name(i)}'"})
+    search("model-versions/search name LIKE 'team_7.%'", "model-versions/search",
+           lambda i: {"filter": f"name LIKE 'team_{i}.%'", "max_results": 100})
+    search("model-versions/search run_id IN (3 ids)", "model-versions/search",
+           lambda i: {"filter": f"run_id IN ('run_{i}', 'run_{i + 1}', 'run_{i + 2}')"})
     measure(client, "model-versions/get", "model-versions/get",
             lambda i: {"name": name(i), "version": "1"}, n)
     measure(client, "model-versions/get-download-uri", "model-versions/get-download-uri",

@@ -57,7 +57,7 @@ def validation_message(error):
     return " ".join(error.messages)
 
 
-def _is_uniqueness(error):
+def is_uniqueness(error):
     if not hasattr(error, "error_dict"):
         return False
     return all(item.code == "unique" for items in error.error_dict.values() for item in items)
@@ -68,7 +68,7 @@ def as_mlflow_error(exc):
     if isinstance(exc, MlflowError):
         return exc
     if isinstance(exc, django_exceptions.ValidationError):
-        code = RESOURCE_ALREADY_EXISTS if _is_uniqueness(exc) else INVALID_PARAMETER_VALUE
+        code = RESOURCE_ALREADY_EXISTS if is_uniqueness(exc) else INVALID_PARAMETER_VALUE
         return MlflowError(code, validation_message(exc))
     if isinstance(exc, (django_exceptions.PermissionDenied, exceptions.PermissionDenied)):
         return MlflowError(PERMISSION_DENIED, str(exc) or "Permission denied.")

@@ -18,7 +18,9 @@ wildcards. Anything else is refused with INVALID_PARAMETER_VALUE naming the prob
 import re
 from dataclasses import dataclass
 
-from django.db.models import F, Lookup, Q
+from django.db import NotSupportedError
+from django.db.models import Case, CharField, F, Lookup, Q, Value, When
+from django.db.models.functions import Concat, Length, Replace, Substr
 
 from registry.mlflow import names
 from registry.mlflow.errors import invalid
@@ -264,6 +266,12 @@ class Like(Lookup):
 
     def _pattern_sql(self, compiler, connection, template, convert):
         lhs, lhs_params = self.process_lhs(compiler, connection)
+        if hasattr(self.rhs, "as_sql"):  # a pattern the query builds, used as it is
+            if convert is not None:
+                raise NotSupportedError(f"{type(self).__name__} takes a built pattern on "
+                                        "PostgreSQL (and ILIKE on SQLite) only.")
+            rhs, rhs_params = compiler.compile(self.rhs)
+            return template.format(lhs, rhs), [*lhs_params, *rhs_params]
         pattern = convert(self.rhs) if convert else self.rhs
         return template.format(lhs, "%s"), [*lhs_params, pattern]
 
@@ -337,7 +345,48 @@ def _tag_q(tags, owner, comparison):
     return condition
 
 
+def namespaces_that_may_match(pattern):
+    """The namespaces whose models' MLflow names may match LIKE or ILIKE `pattern` (a
+    superset, compared ignoring case), as a subquery; None for a pattern starting with %,
+    which any may match. A name starts with its namespace's dotted path and a dot (but in the
+    default namespace), so the pattern's start, up to its first %, meets that first: a
+    namespace may match when its dotted path starts with what the pattern's start allows, or
+    the pattern's start covers all of it."""
+    from catalog.models import Namespace
+
+    start = pattern.split("%", 1)[0]
+    if not start:
+        return None
+    dotted = Concat(Replace(Substr("path", 2), Value("/"), Value(".")), Value("."),
+                    output_field=CharField())
+    allowed = Concat(
+        Substr(Value(start, output_field=CharField()), 1, Length("dotted")),
+        Case(When(dotted_length__gte=len(start), then=Value("%")), default=Value("")),
+        output_field=CharField())
+    rows = Namespace.objects.alias(dotted=dotted, dotted_length=Length("dotted"))
+    return rows.filter(Q(path=names.default_namespace()) | Q(ILike(F("dotted"), allowed)))
+
+
+def _pattern_q(field, operator, pattern, prefix):
+    """`field` (the stored MLflow name) LIKE or ILIKE `pattern`, through an index.
+
+    A pattern with a start ('abc_corp.claim.%', the usual one) is checked on the models of
+    the namespaces that may match (their index finds them): its '_' wildcards leave a btree
+    range nothing to narrow, its trigrams are those of every name in the namespace, and the
+    planner's estimate of a LIKE is a guess (it took the trigram index for 10 rows that were
+    99,801 at 100,000 models), so the pattern is compared on an expression no index serves.
+    A pattern starting with % ('%fraud%') goes to the trigram index (PostgreSQL)."""
+    lookup = Like if operator == "LIKE" else ILike
+    namespaces = namespaces_that_may_match(pattern)
+    if namespaces is None:
+        return Q(lookup(F(field), pattern))
+    checked = Concat(F(field), Value(""), output_field=CharField())
+    return Q(lookup(checked, pattern)) & Q(**{f"{prefix}namespace__in": namespaces.values("pk")})
+
+
 def _name_q(comparison, prefix):
+    """= and IN find a model as a lookup by name does (each split of the name); LIKE and ILIKE
+    match the stored MLflow name (CatalogModel.mlflow_name)."""
     _check(comparison, STRING_OPERATORS, "attribute")
     value = _string(comparison)
     operator = comparison.operator
@@ -347,7 +396,7 @@ def _name_q(comparison, prefix):
         condition = Q(Q(pk__in=[]), *(names.lookup_q(name, prefix) for name in value),
                       _connector=Q.OR)
     else:
-        condition = _value_q("mlflow_name", operator, value)
+        condition = _pattern_q(f"{prefix}mlflow_name", operator, value, prefix)
     return ~condition if operator in ("!=", "NOT IN") else condition
 
 
@@ -361,36 +410,34 @@ def _related_q(related, field, comparison):
 
 
 def model_conditions(comparisons):
-    """(Q, needs the mlflow_name alias) for registered models (catalog models)."""
+    """Q for registered models (catalog models)."""
     from registry.models import ModelTag
 
-    condition, uses_name = Q(), False
+    condition = Q()
     for comparison in comparisons:
         if comparison.entity == "tag":
             condition &= _tag_q(ModelTag.objects.all(), "catalog_model_id", comparison)
         elif comparison.key == "name":
-            uses_name |= comparison.operator in ("LIKE", "ILIKE")
             condition &= _name_q(comparison, "")
         else:
             raise invalid(f"Invalid attribute key '{comparison.key}' specified. Valid keys are "
                           "'name' and tags.<key>.")
-    return condition, uses_name
+    return condition
 
 
 VERSION_KEYS = "'name', 'version_number', 'run_id', 'source_path' and tags.<key>"
 
 
 def version_conditions(comparisons):
-    """(Q, needs the mlflow_name alias) for model versions."""
+    """Q for model versions."""
     from registry.models import Artifact, Tag
 
-    condition, uses_name = Q(), False
+    condition = Q()
     for comparison in comparisons:
         key = comparison.key
         if comparison.entity == "tag":
             condition &= _tag_q(Tag.objects.all(), "version_id", comparison)
         elif key == "name":
-            uses_name |= comparison.operator in ("LIKE", "ILIKE")
             condition &= _name_q(comparison, "catalog_model__")
         elif key == "version_number":
             _check(comparison, NUMERIC_OPERATORS, "attribute")
@@ -415,19 +462,19 @@ def version_conditions(comparisons):
         else:
             raise invalid(f"Invalid attribute key '{key}' specified. Valid keys are "
                           f"{VERSION_KEYS}.")
-    return condition, uses_name
+    return condition
 
 
 MODEL_ORDER = {"name": "mlflow_name", "creation_timestamp": "create_at",
                "timestamp": "create_at", "last_updated_timestamp": "update_at"}
-VERSION_ORDER = {"name": "mlflow_name", "version_number": "model_version",
+VERSION_ORDER = {"name": "catalog_model__mlflow_name", "version_number": "model_version",
                  "creation_timestamp": "create_at", "timestamp": "create_at",
                  "last_updated_timestamp": "update_at"}
 
 
 def order_by(clauses, fields, tie_breakers):
     """ORM ordering for MLflow's order_by clauses (["name ASC", ...]), with MLflow's
-    tie-breakers; and whether the mlflow_name alias is needed."""
+    tie-breakers."""
     ordering, seen = [], set()
     for clause in clauses or []:
         if not isinstance(clause, str) or not clause.strip():
@@ -445,4 +492,4 @@ def order_by(clauses, fields, tie_breakers):
         if field not in seen:
             ordering.append(field if ascending else f"-{field}")
     ordering.append("pk")
-    return ordering, any(item.lstrip("-") == "mlflow_name" for item in ordering)
+    return ordering

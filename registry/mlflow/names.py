@@ -9,13 +9,16 @@
   `abc_corp.v1.2`; looking a name up tries each split, the longest namespace first (then the
   default namespace), so such models are found too. A new model always takes the first split,
   and a name whose namespace part breaks the namespace rule (`Abc.model`) is refused.
+
+Each catalog model stores its MLflow name (CatalogModel.mlflow_name, indexed), which the
+searches order and filter by.
 """
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db.models import CharField, F, Q, Value
-from django.db.models.functions import Concat, Replace, Substr
+from django.db.models import Q
 
+from catalog.models import mlflow_name  # noqa: F401 (the names' one definition)
 from catalog.validators import validate_model_name, validate_namespace_path
 from registry.mlflow.errors import invalid
 
@@ -34,12 +37,6 @@ def default_namespace():
 
 def rule():
     return RULE.format(default=default_namespace())
-
-
-def mlflow_name(namespace_path, model_name):
-    if namespace_path == default_namespace():
-        return model_name
-    return f"{namespace_path[1:].replace('/', '.')}.{model_name}"
 
 
 def _valid(path, model_name):
@@ -93,20 +90,3 @@ def lookup_q(name, prefix=""):
     return Q(Q(pk__in=[]), *(
         Q(**{f"{prefix}namespace__path": path, f"{prefix}model_name": model_name})
         for path, model_name in candidates(name)), _connector=Q.OR)
-
-
-def name_expression(prefix=""):
-    """The MLflow name of a catalog model (reached through `prefix`) in SQL, for LIKE and
-    ordering: `model_name` in the default namespace, else the dotted path and the name."""
-    from django.db.models import Case, When
-
-    path = F(f"{prefix}namespace__path")
-    dotted = Concat(
-        Replace(Substr(path, 2), Value("/"), Value(".")), Value("."), F(f"{prefix}model_name"),
-        output_field=CharField(),
-    )
-    return Case(
-        When(**{f"{prefix}namespace__path": default_namespace()},
-             then=F(f"{prefix}model_name")),
-        default=dotted, output_field=CharField(),
-    )

@@ -6,9 +6,10 @@ request's audit context, so the audit trail, the pages and the portal's API see 
 import base64
 import binascii
 import json
+from contextlib import contextmanager
 
 from django.core.exceptions import ValidationError
-from django.db import models, transaction
+from django.db import IntegrityError, models, transaction
 from rest_framework import exceptions
 from rest_framework.permissions import BasePermission
 from rest_framework.renderers import JSONRenderer
@@ -274,6 +275,25 @@ def _dependents(version):
     return found
 
 
+def _already_exists(name):
+    return MlflowError(errors.RESOURCE_ALREADY_EXISTS,
+                       f"Registered Model (name={name}) already exists.")
+
+
+@contextmanager
+def _taken_meanwhile(name):
+    """A name taken by a concurrent request after the check (the catalog's own check, or the
+    unique index) is MLflow's RESOURCE_ALREADY_EXISTS too."""
+    try:
+        yield
+    except IntegrityError as exc:
+        raise _already_exists(name) from exc
+    except ValidationError as exc:
+        if errors.is_uniqueness(exc):
+            raise _already_exists(name) from exc
+        raise
+
+
 # Registered models
 
 
@@ -289,13 +309,13 @@ class CreateRegisteredModel(MlflowView):
         access.require_target(request.user, CatalogModel, {"namespace": path})
         tags = self.param_tags()
         if self.visible(CatalogModel.objects.filter(names.lookup_q(name))).exists():
-            raise MlflowError(errors.RESOURCE_ALREADY_EXISTS,
-                              f"Registered Model (name={name}) already exists.")
-        catalog_model = catalog_services.save_catalog_model(
-            namespace=path, model_name=model_name,
-            description=self.param("description", required=False),
-            owner=request.user.email or "",
-        )
+            raise _already_exists(name)
+        with _taken_meanwhile(name):
+            catalog_model = catalog_services.save_catalog_model(
+                namespace=path, model_name=model_name,
+                description=self.param("description", required=False),
+                owner=request.user.email or "",
+            )
         for key, value in tags.items():
             services.set_model_tag(catalog_model=catalog_model, key=key, value=value)
         return self.model_response(catalog_model)
@@ -335,10 +355,10 @@ class RenameRegisteredModel(MlflowView):
         clash = self.visible(CatalogModel.objects.filter(names.lookup_q(new_name))).exclude(
             pk=catalog_model.pk)
         if clash.exists():
-            raise MlflowError(errors.RESOURCE_ALREADY_EXISTS,
-                              f"Registered Model (name={new_name}) already exists.")
-        catalog_model = catalog_services.save_catalog_model(
-            instance=catalog_model, namespace=path, model_name=model_name)
+            raise _already_exists(new_name)
+        with _taken_meanwhile(new_name):
+            catalog_model = catalog_services.save_catalog_model(
+                instance=catalog_model, namespace=path, model_name=model_name)
         return self.model_response(catalog_model)
 
 
@@ -373,14 +393,12 @@ class SearchRegisteredModels(MlflowView):
 
     def search(self, request):
         comparisons = filters.parse_filter(self.param("filter", required=False))
-        condition, uses_name = filters.model_conditions(comparisons)
-        ordering, orders_by_name = filters.order_by(
+        condition = filters.model_conditions(comparisons)
+        ordering = filters.order_by(
             self.param_list("order_by"), filters.MODEL_ORDER, [("mlflow_name", True)])
         limit = self.max_results(MODELS_MAX_RESULTS_DEFAULT, MODELS_MAX_RESULTS_THRESHOLD)
         offset = self.offset()
         rows = access.restrict(CatalogModel.objects.all(), request.user, "view")
-        if uses_name or orders_by_name:
-            rows = rows.alias(mlflow_name=names.name_expression())
         ids = list(rows.filter(condition).order_by(*ordering)
                    .values_list("pk", flat=True)[offset:offset + limit + 1])
         page = ids[:limit]
@@ -551,15 +569,13 @@ class SearchModelVersions(MlflowView):
 
     def search(self, request):
         comparisons = filters.parse_filter(self.param("filter", required=False))
-        condition, uses_name = filters.version_conditions(comparisons)
-        ordering, orders_by_name = filters.order_by(
+        condition = filters.version_conditions(comparisons)
+        ordering = filters.order_by(
             self.param_list("order_by"), filters.VERSION_ORDER,
-            [("mlflow_name", True), ("model_version", False)])
+            [("catalog_model__mlflow_name", True), ("model_version", False)])
         limit = self.max_results(VERSIONS_MAX_RESULTS_DEFAULT, VERSIONS_MAX_RESULTS_THRESHOLD)
         offset = self.offset()
         rows = access.restrict(ModelVersion.objects.all(), request.user, "view")
-        if uses_name or orders_by_name:
-            rows = rows.alias(mlflow_name=names.name_expression("catalog_model__"))
         ids = list(rows.filter(condition).order_by(*ordering)
                    .values_list("pk", flat=True)[offset:offset + limit + 1])
         page = ids[:limit]

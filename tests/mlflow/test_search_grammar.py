@@ -1,6 +1,7 @@
 """MLflow's names and search grammar, parsed and executed in the database."""
 
 import pytest
+from django.db import connection
 
 from catalog.models import CatalogModel
 from catalog.services import save_catalog_model
@@ -88,15 +89,14 @@ def catalog(db):
 
 
 def matching_models(text):
-    condition, _ = filters.model_conditions(filters.parse_filter(text))
-    rows = CatalogModel.objects.alias(mlflow_name=names.name_expression()).filter(condition)
+    condition = filters.model_conditions(filters.parse_filter(text))
+    rows = CatalogModel.objects.filter(condition)
     return sorted(rows.values_list("model_name", flat=True))
 
 
 def matching_versions(text):
-    condition, _ = filters.version_conditions(filters.parse_filter(text))
-    rows = ModelVersion.objects.alias(
-        mlflow_name=names.name_expression("catalog_model__")).filter(condition)
+    condition = filters.version_conditions(filters.parse_filter(text))
+    rows = ModelVersion.objects.filter(condition)
     return sorted(rows.values_list("catalog_model__model_name", flat=True))
 
 
@@ -112,6 +112,15 @@ def matching_versions(text):
     ("name ILIKE '%fraud'", ["Fraud"]),
     ("name LIKE 'c_urn'", ["churn"]),
     ("name LIKE 'abc_corp.v1.2'", ["v1.2"]),
+    # A pattern's start narrows the namespaces; the pattern still decides, case and all.
+    ("name LIKE 'abc_corp.claim.F%'", ["Fraud"]),
+    ("name LIKE 'abc_co%'", ["Fraud", "doc", "v1.2"]),
+    ("name LIKE 'ABC_corp.%'", []),
+    ("name ILIKE 'ABC_CORP.%'", ["Fraud", "doc", "v1.2"]),
+    ("name LIKE 'abc%.doc'", ["doc"]),
+    ("name LIKE 'abc_corp.c_aim.d_c'", ["doc"]),
+    ("name LIKE 'ch%'", ["churn"]),
+    ("name LIKE 'abc'", []),
     ("tags.team = 'abc_corp'", ["Fraud", "doc", "v1.2"]),
     ("tags.team != 'abc_corp'", ["churn"]),
     ("tags.team LIKE 'ml%' AND name = 'churn'", ["churn"]),
@@ -142,3 +151,28 @@ def test_like_patterns_escape_regular_expression_characters():
 
 def test_like_patterns_become_sqlite_glob_patterns():
     assert filters.like_glob("a*b?%_[x]") == "a[*]b[?]*?[[]x]"
+
+
+def _plan(queryset):
+    with connection.cursor() as cursor:
+        # Tables this small would be scanned whole; a bitmap scan is what a GIN index gives.
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_indexscan = off")
+        return queryset.explain()
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql",
+                    reason="the trigram index exists on PostgreSQL only")
+@pytest.mark.parametrize("text, index", [
+    ("name LIKE '%fraud%'", "catalog_model_mlflow_name_trigrams"),
+    ("name ILIKE '%FRAUD%'", "catalog_model_mlflow_name_trigrams"),
+    ("name LIKE 'abc_corp.claim.%'", "catalog_catalogmodel_namespace_id"),
+    ("name ILIKE 'ABC_CORP.CLAIM.D%'", "catalog_catalogmodel_namespace_id"),
+])
+def test_name_patterns_search_through_an_index(catalog, text, index):
+    models = CatalogModel.objects.filter(filters.model_conditions(filters.parse_filter(text)))
+    versions = ModelVersion.objects.filter(
+        filters.version_conditions(filters.parse_filter(text)))
+
+    for queryset in (models, versions):
+        assert f"Bitmap Index Scan on {index}" in _plan(queryset)

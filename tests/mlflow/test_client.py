@@ -267,6 +267,29 @@ def test_deleting_a_deployed_version_says_why_it_is_refused(mlflow_as, owner):
     assert ModelVersion.objects.exists()
 
 
+def test_deletes_the_portal_refuses_say_why_as_mlflows_resource_conflict(mlflow_as, owner):
+    """What the MLflow user sees: MLflow's RESOURCE_CONFLICT, the status MLflow's own server
+    gives it (409, which the client does not retry), and the portal's reason."""
+    client = mlflow_as(owner)
+    client.create_registered_model(NAME)
+    client.create_model_version(NAME, "s3://bucket/doc/1")
+
+    version = error_of(client.delete_model_version, NAME, 1)
+    model = error_of(client.delete_registered_model, NAME)
+
+    assert (version.error_code, version.get_http_status_code()) == ("RESOURCE_CONFLICT", 409)
+    assert str(version) == (
+        f"RESOURCE_CONFLICT: Model Version (name={NAME}, version=1) is not deleted: the portal "
+        "never deletes a version, so that what ran stays on record. Archive it instead "
+        "(transition-stage to Archived, the portal's deprecated).")
+    assert (model.error_code, model.get_http_status_code()) == ("RESOURCE_CONFLICT", 409)
+    assert str(model) == (
+        f"RESOURCE_CONFLICT: Registered Model {NAME} has versions (1) and the portal never "
+        "deletes a version, so it does not delete the model either; archive the versions "
+        "instead (transition-stage to Archived, the portal's deprecated).")
+    assert ModelVersion.objects.count() == 1 and CatalogModel.objects.count() == 1
+
+
 def test_a_model_without_versions_is_deleted(mlflow_as, owner):
     client = mlflow_as(owner)
     client.create_registered_model("churn", tags={"team": "x"})

@@ -324,3 +324,37 @@ def test_search_costs_the_same_queries_for_3_and_30_models(api, owner, path, par
     with django_assert_max_num_queries(len(few.captured_queries)):
         response = call(api, "get", path, params)
     assert len(response.json()[key]) == 30 * per_model
+
+
+def _mlflow_routes():
+    """Every registry endpoint of the pinned client's protos: (path after the prefix, method)."""
+    from mlflow.protos.model_registry_pb2 import ModelRegistryService
+    from mlflow.utils.rest_utils import extract_all_api_info_for_service
+
+    endpoints = extract_all_api_info_for_service(ModelRegistryService, "/api/2.0")
+    return sorted({(path.removeprefix("/api/2.0/mlflow/"), method)
+                   for pairs in endpoints.values() for path, method in pairs})
+
+
+ROUTE_PARAMS = {"name": NAME, "version": "1", "alias": "champion", "key": "k", "value": "v",
+                "source": "s3://bucket/doc/3", "stage": "Archived", "new_name": NAME + "_2",
+                "description": "d"}
+
+
+@pytest.mark.parametrize("prefix", ["/api/2.0/mlflow", "/api/2.0/preview/mlflow"])
+@pytest.mark.parametrize("path, method", _mlflow_routes())
+def test_every_registry_endpoint_of_mlflows_protos_is_served_under_both_prefixes(
+        api, model_with_versions, prefix, path, method):
+    url = f"{prefix}/{path}"
+    params = {**ROUTE_PARAMS, "name": "abc_corp.claim.new"} if path.endswith(
+        "registered-models/create") else ROUTE_PARAMS
+    if method == "GET":
+        response = api.get(url, params)
+    else:
+        response = getattr(api, method.lower())(url, params, format="json")
+
+    assert response["Content-Type"] == "application/json"
+    body = response.json()
+    assert body.get("error_code") != "ENDPOINT_NOT_FOUND", (path, method, body)
+    # The portal never deletes a version (nor a model that has versions): RESOURCE_CONFLICT.
+    assert response.status_code == (409 if path.endswith("/delete") else 200), (path, body)

@@ -37,7 +37,7 @@ def test_words_split_at_any_non_alphanumeric_character():
 
 
 INDEX_MIGRATIONS = [("catalog", "0006_search_indexes"), ("registry", "0006_search_indexes"),
-                    ("deployments", "0004_search_index")]
+                    ("deployments", "0004_search_index"), ("catalog", "0008_mlflow_name")]
 
 
 @pytest.mark.django_db(transaction=True)

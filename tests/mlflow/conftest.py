@@ -1,5 +1,7 @@
 """The real, unmodified MLflow client (mlflow-skinny) against a live portal server."""
 
+import gc
+
 import pytest
 
 from catalog.services import save_grant
@@ -25,6 +27,13 @@ def mlflow_uri(live_server, monkeypatch):
     yield live_server.url
     mlflow.set_tracking_uri(None)
     mlflow.set_registry_uri(None)
+    # The client keeps its HTTP connections alive in cached sessions, and the live server a
+    # thread and a database session for each: drop them, or the test database cannot be
+    # dropped at the end.
+    from mlflow.utils.request_utils import _cached_get_request_session
+
+    _cached_get_request_session.cache_clear()
+    gc.collect()
 
 
 @pytest.fixture

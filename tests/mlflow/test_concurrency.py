@@ -71,3 +71,4 @@ def test_setting_one_alias_at_once_points_it_once(mlflow_as, owner):
     assert outcomes == [None] * CLIENTS
     assert Alias.objects.get().version.model_version == 1
     assert client.get_model_version_by_alias(NAME, "champion").version == "1"
+

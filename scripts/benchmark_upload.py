@@ -23,11 +23,12 @@ the figures depend on the machine).
 """
 
 import argparse
+import contextlib
 import hashlib
-import http.client
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -42,73 +43,29 @@ MB = 1024 * 1024
 BUCKET = "benchmark"
 CREDENTIALS = {"aws_access_key_id": "benchmark", "aws_secret_access_key": "benchmark",
                "region_name": "us-east-1"}
-UNITS = {"": 1, "b": 1, "k": 1024, "kib": 1024, "m": MB, "mb": MB, "mib": MB,
+UNITS = {"": MB, "m": MB, "mb": MB, "mib": MB,
          "g": 1024 * MB, "gb": 1024 * MB, "gib": 1024 * MB}
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchmark_registry import free_port, memory_mb, wait_until_up  # noqa: E402
+from benchmark_mlflow import Process  # noqa: E402
+from benchmark_registry import free_port, make_file, memory_mb, upload  # noqa: E402
 
 
 def size_argument(text):
-    """256MiB, 1GiB, 1g, 300000000 -> bytes (binary units: MB is MiB here)."""
+    """256MiB, 1GiB, 1g -> bytes (binary units: MB is MiB here), a whole number of MiB."""
     match = re.fullmatch(r"\s*(\d+)\s*([a-zA-Z]*)\s*", text)
     if not match or match[2].lower() not in UNITS:
         raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 256MiB, 1GiB)")
-    return int(match[1]) * UNITS[match[2].lower()]
+    size = int(match[1]) * UNITS[match[2].lower()]
+    if not size or size % MB:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of MiB")
+    return size
 
 
-def make_file(path, size):
-    """`size` random bytes at `path`; returns their sha256."""
-    digest = hashlib.sha256()
-    with open(path, "wb") as file:
-        remaining = size
-        while remaining:
-            chunk = os.urandom(min(MB, remaining))
-            digest.update(chunk)
-            file.write(chunk)
-            remaining -= len(chunk)
-    return digest.hexdigest()
-
-
-class Process:
-    """A server process started here, stopped (by its own handle) on exit."""
-
-    def __init__(self, command, env, log):
-        self.log = open(log, "wb")
-        self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=self.log,
-                                        stderr=subprocess.STDOUT)
-
-    def stop(self):
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.log.close()
-
-    def children(self):
-        path = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
-        return [int(pid) for pid in path.read_text().split()]
-
-
-def start_moto(workdir):
-    port = free_port()
-    moto = Process([str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-                   os.environ, workdir / "moto.log")
-    endpoint = f"http://127.0.0.1:{port}"
-    import boto3
-
-    client = boto3.client("s3", endpoint_url=endpoint, **CREDENTIALS)
-    for _ in range(300):
-        try:
-            client.create_bucket(Bucket=BUCKET)
-            return moto, endpoint, client
-        except Exception:  # not listening yet
-            if moto.process.poll() is not None:
-                raise SystemExit("moto_server stopped at start; see its log.") from None
-            time.sleep(0.1)
-    raise SystemExit("moto_server did not answer within 30 s.")
+def worker_pid(server):
+    (pid,) = Path(f"/proc/{server.process.pid}/task/{server.process.pid}/children"
+                  ).read_text().split()
+    return int(pid)
 
 
 def stored_digest(client, key):
@@ -125,36 +82,6 @@ def timed_boto3_upload(client, path, key, config):
     began = time.perf_counter()
     client.upload_file(str(path), BUCKET, key, Config=config)
     return time.perf_counter() - began
-
-
-def portal_upload(port, token, version_id, name, path):
-    """Stream `path` as a multipart upload (`name` first, then `file`); returns (seconds,
-    status, response body)."""
-    boundary = uuid.uuid4().hex
-    head = (
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\n{name}\r\n"
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
-        f"filename=\"model.bin\"\r\nContent-Type: application/octet-stream\r\n\r\n"
-    ).encode()
-    tail = f"\r\n--{boundary}--\r\n".encode()
-    size = os.path.getsize(path)
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1800)
-    began = time.perf_counter()
-    connection.putrequest("POST", f"/api/v1/versions/{version_id}/artifacts/")
-    connection.putheader("Authorization", f"Token {token}")
-    connection.putheader("Content-Type", f"multipart/form-data; boundary={boundary}")
-    connection.putheader("Content-Length", str(len(head) + size + len(tail)))
-    connection.endheaders()
-    connection.send(head)
-    with open(path, "rb") as file:
-        while chunk := file.read(MB):
-            connection.send(chunk)
-    connection.send(tail)
-    response = connection.getresponse()
-    body = response.read()
-    seconds = time.perf_counter() - began
-    connection.close()
-    return seconds, response.status, body
 
 
 class PeakMemory:
@@ -191,7 +118,7 @@ class PeakMemory:
         self.growth = self.peak - self.before
 
 
-def prepare_portal(env, workdir):
+def prepare_portal(env):
     """Migrate, a superuser's token, a version to upload to; returns (token, version id)."""
     subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT,
                    env=env, check=True)
@@ -224,9 +151,18 @@ def main():
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="mlportal-benchmark-upload-"))
-    moto = portal = None
-    try:
-        moto, endpoint, client = start_moto(workdir)
+    with contextlib.ExitStack() as cleanup:
+        cleanup.callback(lambda: print(f"  kept {workdir}") if args.keep else
+                         shutil.rmtree(workdir, ignore_errors=True))
+        moto_port, port = free_port(), free_port()
+        endpoint = f"http://127.0.0.1:{moto_port}"
+        cleanup.enter_context(Process(
+            "moto_server", [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(moto_port)],
+            os.environ, moto_port, "/", workdir / "moto.log"))
+        import boto3
+
+        client = boto3.client("s3", endpoint_url=endpoint, **CREDENTIALS)
+        client.create_bucket(Bucket=BUCKET)
         env = {
             **os.environ,
             "DATABASE_URL": os.environ.get("DATABASE_URL")
@@ -239,11 +175,11 @@ def main():
             "GUNICORN_WORKERS": "1", "GUNICORN_ACCESS_LOG": "", "GUNICORN_LOG_LEVEL": "warning",
             "TMPDIR": str(workdir),
         }
-        token, version_id = prepare_portal(env, workdir)
-        port = free_port()
-        portal = Process([str(BIN / "gunicorn"), "-c", "gunicorn.conf.py",
-                          "--bind", f"127.0.0.1:{port}"], env, workdir / "gunicorn.log")
-        wait_until_up(port, portal.process, token)
+        token, version_id = prepare_portal(env)
+        portal = cleanup.enter_context(Process(
+            "the portal", [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py",
+                           "--bind", f"127.0.0.1:{port}"],
+            env, port, "/api/v1/", workdir / "gunicorn.log"))
 
         path = workdir / "artifact.bin"
         digest = make_file(path, args.size)
@@ -275,10 +211,9 @@ def main():
 
         small = workdir / "warmup.bin"
         make_file(small, MB)
-        portal_upload(port, token, version_id, "warmup", small)  # imports, first connection
-        (worker,) = portal.children()
-        with PeakMemory(worker) as memory:
-            seconds, status, body = portal_upload(port, token, version_id, "trained", path)
+        upload(port, token, version_id, "warmup", small)  # imports, first connection
+        with PeakMemory(worker_pid(portal)) as memory:
+            seconds, status, body = upload(port, token, version_id, "trained", path)
         if status != 201:
             raise SystemExit(f"The portal refused the upload: {status} {body[:500]!r}")
         artifact = json.loads(body)
@@ -305,14 +240,6 @@ def main():
                                       else "MISMATCH: " + "; ".join(mismatches)))
         if mismatches:
             raise SystemExit(1)
-    finally:
-        for process in (portal, moto):
-            if process is not None:
-                process.stop()
-        if args.keep:
-            print(f"  kept {workdir}")
-        else:
-            subprocess.run(["rm", "-rf", str(workdir)], check=False)
 
 
 if __name__ == "__main__":

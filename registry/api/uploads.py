@@ -62,7 +62,6 @@ class StreamingArtifactHandler(FileUploadHandler):
         if field_name != "file" or name is None or self.upload or self.refusal:
             return
         self._streaming = True
-        version = None
         try:
             version = self.view.get_version()
             # The access rule the serializer's save applies, before any byte is stored.

@@ -67,7 +67,7 @@ MIDDLEWARE = [
     # /healthz and /readyz are answered here, before sessions and authentication.
     "mlportal.ops.HealthMiddleware",
     "mlportal.ops.RequestIdMiddleware",
-    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "mlportal.ops.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "mlportal.middleware.RefuseNulInURLMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -79,7 +79,6 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "mlportal.context.ContextMiddleware",
-    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "mlportal.urls"

@@ -382,7 +382,7 @@ class Portal:
         return "POST", "/api/v1/versions/", self.version(n, f"model_{n % EXTRA_MODELS:03d}")
 
     def floor(self, n):
-        return "GET", "/api/v1/", None
+        return "GET", "/api/v1/auth/whoami/", None
 
     def search_page(self, n):
         return "GET", "/search/?" + q(q=["sklearn", "version", "bench"][n % 3]), None

@@ -68,6 +68,9 @@ MIDDLEWARE = [
     "mlportal.ops.HealthMiddleware",
     "mlportal.ops.RequestIdMiddleware",
     "mlportal.ops.MetricsMiddleware",
+    # An ETag on every GET answer; a client sending it back in If-None-Match gets a 304
+    # without the body when the document has not changed.
+    "django.middleware.http.ConditionalGetMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "mlportal.middleware.RefuseNulInURLMiddleware",
     "csp.middleware.CSPMiddleware",

@@ -313,7 +313,8 @@ class DeployedVersionSerializer(ModelVersionSerializer):
                           if deployment["active_from"] and not deployment["active_until"]})
         document["deployments"] = deployments
         document["serving"] = serving
-        document["warnings"] = deprecation_warnings(version, endpoints=serving)
+        document["warnings"] = deprecation_warnings(version, endpoints=serving,
+                                                    aliases=document["aliases"])
         document["update_at"] = update_at
         return document
 

@@ -67,6 +67,22 @@ class TestQueries:
                 page = admin_api.get(VERSIONS, {"page_size": size, "tag": "k1=1"}).json()
             assert len(page["results"]) == size
 
+    def test_deprecated_versions_with_aliases_cost_no_more_queries(
+            self, admin_api, catalog_model, django_assert_max_num_queries):
+        for number in range(6):
+            version = services.find_version(
+                namespace=MODEL["namespace"], model_name=MODEL["model_name"],
+                model_version=admin_api.post(VERSIONS, document(), format="json").json()[
+                    "model_version"])
+            services.set_alias(version=version, name=f"alias{number}")
+            if number % 2:
+                services.deprecate_version(version=version)
+        with django_assert_max_num_queries(3 if POSTGRESQL else 7):
+            page = admin_api.get(VERSIONS, {"page_size": 6}).json()
+        warnings = [w for version in page["results"] for w in version["warnings"]]
+        assert len(warnings) == 3
+        assert all("but the alias alias" in warning for warning in warnings)
+
     def test_documents_read_none_of_their_models_card_or_schemas(
             self, admin_api, catalog_model, django_assert_max_num_queries):
         version_id = admin_api.post(VERSIONS, document(1, 1), format="json").json()["id"]

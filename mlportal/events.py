@@ -61,14 +61,18 @@ def register_document(model, serializer_class, queryset=None):
     _documents[model] = (serializer_class, queryset)
 
 
-def document_of(obj):
+def document_of(obj, *, fresh=True):
+    """The registered document of `obj`: of a copy read afresh, or (`fresh=False`, for an
+    object its creator has just written whole, with its relations at hand) of `obj`."""
     registered = _documents.get(obj._meta.concrete_model)
     if registered is None or obj.pk is None:
         return {}
     serializer_class, queryset = registered
-    queryset = queryset.all() if queryset is not None else obj._meta.model._base_manager.all()
-    fresh = queryset.filter(pk=obj.pk).first()
-    return serializer_class(fresh if fresh is not None else obj, context={}).data
+    if fresh:
+        queryset = (queryset.all() if queryset is not None
+                    else obj._meta.model._base_manager.all())
+        obj = queryset.filter(pk=obj.pk).first() or obj
+    return serializer_class(obj, context={}).data
 
 
 def _json(data):
@@ -76,11 +80,12 @@ def _json(data):
     return mask(json.loads(json.dumps(data, cls=DjangoJSONEncoder)))
 
 
-def emit(event_type, obj=None, *, document=None, namespace=None):
+def emit(event_type, obj=None, *, document=None, namespace=None, fresh=True):
     """Record that `event_type` happened to `obj`, in the current transaction.
 
-    `document` defaults to the registered document of `obj`; `namespace` to the namespace
-    `obj` lives in. Actor and principal come from the audit context (mlportal.audit).
+    `document` defaults to the registered document of `obj` (`fresh`: see document_of);
+    `namespace` to the namespace `obj` lives in. Actor and principal come from the audit
+    context (mlportal.audit).
     """
     from mlportal.models import Event
 
@@ -98,16 +103,36 @@ def emit(event_type, obj=None, *, document=None, namespace=None):
         object_type=obj._meta.label_lower if obj is not None else "",
         object_id=str(obj.pk) if obj is not None and obj.pk is not None else "",
         document=_json(document if document is not None else
-                       (document_of(obj) if obj is not None else {})),
+                       (document_of(obj, fresh=fresh) if obj is not None else {})),
     )
-    transaction.on_commit(lambda: enqueue_dispatch(event.pk), robust=True)
+    if queue_in_database():
+        # The task's row commits (or rolls back) with the event: no second commit, and no
+        # moment where the event is committed but its task not yet enqueued.
+        enqueue_dispatch(event.pk, in_transaction=True)
+    else:
+        transaction.on_commit(lambda: enqueue_dispatch(event.pk), robust=True)
     return event
 
 
-def enqueue_dispatch(event_id):
-    """Hand the event to a worker; when this fails the outbox sweep picks it up later."""
+def queue_in_database():
+    """Is the task queue a table of the portal's own database (django-tasks-db)?"""
+    from django_tasks import task_backends
+    from django_tasks_db.backend import DatabaseBackend
+
     from mlportal.tasks import dispatch_event
 
+    return isinstance(task_backends[dispatch_event.backend], DatabaseBackend)
+
+
+def enqueue_dispatch(event_id, *, in_transaction=False):
+    """Hand the event to a worker; when this fails after the commit, the outbox sweep picks
+    it up later (within the event's transaction, a failure fails the change: same database,
+    same fate)."""
+    from mlportal.tasks import dispatch_event
+
+    if in_transaction:
+        dispatch_event.enqueue(str(event_id))
+        return
     try:
         dispatch_event.enqueue(str(event_id))
     except Exception:  # the event waits in the outbox: nothing is lost

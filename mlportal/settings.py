@@ -67,7 +67,10 @@ MIDDLEWARE = [
     # /healthz and /readyz are answered here, before sessions and authentication.
     "mlportal.ops.HealthMiddleware",
     "mlportal.ops.RequestIdMiddleware",
-    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "mlportal.ops.MetricsMiddleware",
+    # An ETag on every GET answer; a client sending it back in If-None-Match gets a 304
+    # without the body when the document has not changed.
+    "django.middleware.http.ConditionalGetMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "mlportal.middleware.RefuseNulInURLMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -79,7 +82,6 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "mlportal.context.ContextMiddleware",
-    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "mlportal.urls"

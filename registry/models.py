@@ -116,16 +116,17 @@ class ModelVersion(models.Model):
             return None
         return "deprecated" if self.status == VersionStatus.DEPRECATED else "being deprecated"
 
-    def in_use_warnings(self, *, deprecated=None):
+    def in_use_warnings(self, *, deprecated=None, aliases=None):
         """Why deprecating this version is risky, as far as the registry knows, one sentence
-        each: the aliases that still name it. Empty when nothing does, or when it is not (to
-        be) deprecated (`deprecated`, default: its status). deployments.models adds the
-        endpoints it still serves (deprecation_warnings)."""
+        each: the aliases that still name it (`aliases`, their names, when the caller has
+        them). Empty when nothing does, or when it is not (to be) deprecated (`deprecated`,
+        default: its status). deployments.models adds the endpoints it still serves
+        (deprecation_warnings)."""
         state = self.deprecation_state(deprecated)
         if state is None:
             return []
         return [f"{self.label} is {state} but the alias {name} still points at it."
-                for name in self.alias_names()]
+                for name in (sorted(aliases) if aliases is not None else self.alias_names())]
 
     def audit_data(self):
         return {

@@ -128,7 +128,8 @@ def register_version(*, namespace, model_name, model_version=None, description="
     new_tags.sort(key=lambda tag: tag.key)
     version._prefetched_objects_cache = {
         "artifacts": links, "tags": new_tags, "aliases": [], "deployments": []}
-    events.emit(events.VERSION_REGISTERED, version)
+    # Written whole just now, its relations at hand: the document needs no second read.
+    events.emit(events.VERSION_REGISTERED, version, fresh=False)
     return version
 
 

@@ -382,7 +382,7 @@ class Portal:
         return "POST", "/api/v1/versions/", self.version(n, f"model_{n % EXTRA_MODELS:03d}")
 
     def floor(self, n):
-        return "GET", "/api/v1/", None
+        return "GET", "/api/v1/auth/whoami/", None
 
     def search_page(self, n):
         return "GET", "/search/?" + q(q=["sklearn", "version", "bench"][n % 3]), None
@@ -482,6 +482,34 @@ def mlflow_calls(model):
     return lambda n: calls[n % len(calls)](n)
 
 
+def python_client_side_by_side(portal, mlflow, *, clients, requests, seconds, rounds):
+    """MLflow's own Python client (scripts/mlflow_client_calls.py, run by the MLflow
+    environment's Python) making the same calls to each server, in alternating rounds."""
+    python = mlflow.mlflow.parent / "python"
+    sides = {
+        "portal": (portal.port, PORTAL_MLFLOW_NAME, {"MLFLOW_TRACKING_TOKEN": portal.token},
+                   portal.pid),
+        "mlflow": (mlflow.port, MLFLOW_MODEL, {}, mlflow.pid),
+    }
+    raw = {name: [] for name in sides}
+    cpu = dict.fromkeys(sides, 0.0)
+    for round_number in range(rounds):
+        for name, (port, model, env, pid) in sides.items():
+            before = tree_cpu_seconds(pid)
+            output = subprocess.run(
+                [str(python), str(ROOT / "scripts" / "mlflow_client_calls.py"),
+                 "--uri", f"http://127.0.0.1:{port}", "--name", model,
+                 "--versions", str(mlflow.count), "--calls", str(max(1, requests // rounds)),
+                 "--clients", str(clients), "--seconds", str(seconds / rounds),
+                 "--first", str(round_number * (requests // rounds))],
+                env={**mlflow.env, **env}, capture_output=True, text=True, check=True)
+            cpu[name] += tree_cpu_seconds(pid) - before
+            run = json.loads(output.stdout.strip().splitlines()[-1])
+            run["errors"] = [(None, error.encode()) for error in run["errors"]]
+            raw[name].append(run)
+    return {name: summary(raw[name], cpu[name]) for name in sides}
+
+
 # --- the run -------------------------------------------------------------------------------
 
 WORKLOADS = [
@@ -497,6 +525,7 @@ WORKLOADS = [
     ("search_page", "search page (portal only)", "search_page", None),
     ("model_page", "model page, 400 versions (portal only)", "model_page", None),
     ("mlflow_api", "MLflow client calls", None, None),
+    ("mlflow_client", "MLflow's Python client (MlflowClient)", None, None),
 ]
 
 
@@ -552,7 +581,9 @@ def main():
             for clients in levels:
                 common = {"clients": clients, "requests": args.requests,
                           "seconds": args.seconds, "rounds": args.rounds}
-                if key == "mlflow_api":
+                if key == "mlflow_client":
+                    figures = python_client_side_by_side(portal, mlflow, **common)
+                elif key == "mlflow_api":
                     probe = portal.client().call(
                         "GET", "/api/2.0/mlflow/registered-models/get?" + q(
                             name=PORTAL_MLFLOW_NAME))

@@ -2,7 +2,6 @@ import datetime
 
 from django.db import connection
 from django.db.models import Prefetch
-from django.utils.functional import cached_property
 from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
@@ -308,16 +307,18 @@ class DeployedVersionSerializer(ModelVersionSerializer):
         # update_at.
         document = super().to_representation(version)
         update_at = document.pop("update_at")
-        deployments = self._deployments.to_representation(
+        deployments = DEPLOYMENT_SUMMARIES.to_representation(
             related(version, "deployments", _deployments_from_json))
         serving = sorted({deployment["endpoint"] for deployment in deployments
                           if deployment["active_from"] and not deployment["active_until"]})
         document["deployments"] = deployments
         document["serving"] = serving
-        document["warnings"] = deprecation_warnings(version, endpoints=serving)
+        document["warnings"] = deprecation_warnings(version, endpoints=serving,
+                                                    aliases=document["aliases"])
         document["update_at"] = update_at
         return document
 
-    @cached_property
-    def _deployments(self):
-        return self.fields["deployments"]
+
+# Shared by every document: the summaries need no request, and building a serializer's
+# fields (deep copies of the declared ones) would cost more than the rows themselves.
+DEPLOYMENT_SUMMARIES = DeploymentSummarySerializer(many=True, read_only=True)

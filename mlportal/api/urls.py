@@ -11,6 +11,7 @@ router.register("webhooks", views.WebhookSubscriptionViewSet)
 urlpatterns = [
     path("", views.APIRootView.as_view(), name="api-root"),
     path("auth/token/", views.ObtainTokenView.as_view(), name="api-token"),
+    path("auth/whoami/", views.WhoAmIView.as_view(), name="api-whoami"),
     path("", include("catalog.api.urls")),
     path("", include("registry.api.urls")),
     path("", include("deployments.api.urls")),

@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 
 from mlportal import access
 from mlportal.api import schema
-from mlportal.api.base import PortalViewSet, ReadOnlyPortalViewSet
+from mlportal.api.base import PortalViewSet, ReadOnlyPortalViewSet, Timestamp
 from mlportal.api.serializers import (
     NewTokenSerializer,
     ObjectChangeSerializer,
@@ -52,6 +52,30 @@ class ObtainTokenView(APIView):
         )
         token.key = save_new_token(token)
         return Response(NewTokenSerializer(token).data, status=status.HTTP_201_CREATED)
+
+
+class WhoAmIView(APIView):
+    """Who the request's credentials are: the user, and the token used (if any). It reads
+    nothing beyond the authentication itself, so it also measures the API's fixed cost."""
+
+    permission_classes = [permissions.IsAuthenticated]
+
+    @extend_schema(responses=inline_serializer("WhoAmI", {
+        "username": serializers.CharField(),
+        "is_superuser": serializers.BooleanField(),
+        "token": inline_serializer("WhoAmIToken", {
+            "prefix": serializers.CharField(), "read_only": serializers.BooleanField(),
+            "expires_at": serializers.DateTimeField(allow_null=True)}, allow_null=True),
+    }))
+    def get(self, request):
+        user, token = request.user, request.auth
+        return Response({
+            "username": user.get_username(),
+            "is_superuser": user.is_superuser,
+            "token": {"prefix": token.prefix, "read_only": token.read_only,
+                      "expires_at": Timestamp().to_representation(token.expires_at)}
+            if isinstance(token, Token) else None,
+        })
 
 
 class TokenViewSet(ReadOnlyPortalViewSet):

@@ -1,3 +1,4 @@
+from types import SimpleNamespace
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import connection
@@ -77,14 +78,19 @@ def with_documents(queryset):
     return queryset.annotate(**DOCUMENT_ARRAYS)
 
 
+class _ArtifactRow(SimpleNamespace):
+    is_stored = Artifact.is_stored
+
+
 def _from_json(name, values):
-    """Rows of the relation `name` from with_documents' arrays, as the document reads them."""
+    """Rows of the relation `name` from with_documents' arrays, with the attributes the
+    document reads (model instances would cost more than the rest of a page's documents)."""
     if name == "artifacts":
-        return [Artifact(**value) for value in values]
+        return [_ArtifactRow(**value) for value in values]
     if name == "tags":
-        return [Tag(**value) for value in values]
+        return [SimpleNamespace(**value) for value in values]
     if name == "aliases":
-        return [Alias(name=value) for value in values]
+        return [SimpleNamespace(name=value) for value in values]
     return values
 
 

@@ -28,6 +28,13 @@ from registry.filtersets import (
 )
 from registry.models import Alias, Artifact, ModelTag, ModelVersion
 
+# What a version's document and the access rule read (list and retrieve load only these).
+DOCUMENT_COLUMNS = (
+    *(field.name for field in ModelVersion._meta.concrete_fields),
+    "catalog_model__model_name", "catalog_model__namespace__path",
+    "registered_by__username",
+)
+
 
 class ArtifactStoreUnavailable(exceptions.APIException):
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
@@ -57,7 +64,12 @@ class ModelVersionViewSet(PortalViewSet):
     http_method_names = ["get", "post", "put", "patch", "head", "options"]
 
     def get_queryset(self):
-        return with_documents(super().get_queryset())
+        queryset = with_documents(super().get_queryset())
+        if self.action in ("list", "retrieve"):
+            # Only what the documents and the access rule read: a page of versions would
+            # otherwise carry (and parse) its model's card and schemas once per version.
+            queryset = queryset.only(*DOCUMENT_COLUMNS)
+        return queryset
 
     def filter_queryset(self, queryset):
         # A version by id with no filter in its query string: the FilterSet (built and

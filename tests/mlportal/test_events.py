@@ -118,13 +118,42 @@ def test_a_rolled_back_change_leaves_no_event_and_no_delivery(worker, receiver, 
 
     with pytest.raises(RuntimeError), transaction.atomic():
         save_catalog_model(namespace="/team", model_name="never", owner="a@example.com")
-        assert Event.objects.count() == 1  # written in the change's transaction
+        # The event and its dispatch task are written in the change's transaction.
+        assert Event.objects.count() == 1 and dispatch_tasks().count() == 1
         raise RuntimeError("the change fails after the event was written")
 
-    assert not Event.objects.exists()
+    assert not Event.objects.exists() and not dispatch_tasks().exists()
     save_catalog_model(namespace="/team", model_name="kept", owner="a@example.com")
     eventually(lambda: receiver.requests, what="the kept change's delivery")
     assert [json.loads(r["body"])["data"]["model_name"] for r in receiver.requests] == ["kept"]
+
+
+def dispatch_tasks():
+    from django_tasks_db.models import DBTaskResult
+
+    from mlportal.tasks import dispatch_event
+
+    return DBTaskResult.objects.filter(task_path=dispatch_event.module_path)
+
+
+@pytest.mark.django_db
+def test_a_change_commits_once_with_its_event_and_dispatch_task(
+        superuser, django_capture_on_commit_callbacks):
+    save_catalog_model(namespace="/team", model_name="once", owner="a@example.com")
+    with django_capture_on_commit_callbacks() as after_commit:
+        version = register_version(
+            namespace="/team", model_name="once", user=superuser,
+            artifacts=[{"name": "model", "uri": "s3://bucket/once/1.tar.gz"}],
+            tags={"stage": "candidate", "framework": "sklearn"})
+
+    assert not after_commit  # nothing left to do (and to fail) once the change committed
+    event = Event.objects.get(type=events.VERSION_REGISTERED)
+    [task] = dispatch_tasks().filter(args_kwargs__args=[str(event.pk)])
+    assert task.status == "READY"
+    # The registration's event, built from the version at hand, shows what a fresh read
+    # of the committed version shows.
+    assert event.document["model_version"] == version.model_version == 1
+    assert event.document == events._json(events.document_of(version, fresh=True))
 
 
 def test_a_subscription_gets_the_events_of_its_namespace_and_below_of_its_types(
@@ -214,7 +243,7 @@ def test_an_event_whose_enqueue_was_lost_is_delivered_after_the_sweep(
         worker, receiver, settings, monkeypatch):
     subscription = save_subscription(namespace="", url=receiver.url)
     # A crash between the commit and the enqueue: the event is stored, no task is queued.
-    monkeypatch.setattr(events, "enqueue_dispatch", lambda event_id: None)
+    monkeypatch.setattr(events, "enqueue_dispatch", lambda event_id, **options: None)
     save_catalog_model(namespace="/team", model_name="swept", owner="a@example.com")
     worker()
     assert Event.objects.get().dispatched_at is None

@@ -133,3 +133,18 @@ def test_the_api_index_lists_resources_that_exist(admin_api):
     save_catalog_model(namespace="/a", model_name="m")
     for resource in admin_api.get("/api/v1/").json()["resources"]:
         assert admin_api.get(resource["url"]).status_code == 200, resource
+
+
+def test_documents_carry_an_etag_that_answers_304_until_they_change(admin_api, catalog):
+    url = "/api/v1/models/?namespace=/abc_corp/claim&model_name=fraud_scoring"
+    first = admin_api.get(url)
+    etag = first["ETag"]
+
+    unchanged = admin_api.get(url, HTTP_IF_NONE_MATCH=etag)
+    assert (unchanged.status_code, unchanged.content) == (304, b"")
+    model_id = first.json()["results"][0]["id"]
+    assert admin_api.patch(f"/api/v1/models/{model_id}/", {"description": "New"},
+                           format="json").status_code == 200
+    changed = admin_api.get(url, HTTP_IF_NONE_MATCH=etag)
+    assert changed.status_code == 200 and changed["ETag"] != etag
+    assert changed.json()["results"][0]["description"] == "New"

@@ -339,6 +339,7 @@ def resource_cases(resource):
 EXTRA_CASES = [
     # The API's index: signed-in users only, and it only reads.
     Case("/api/v1/", "GET", SIGNED_IN, 200),
+    Case("/api/v1/auth/whoami/", "GET", SIGNED_IN, 200),
     # Checking a payload against the model's input schema only reads.
     Case("/api/v1/models/{pk}/validate-input/", "POST", SIGNED_IN, 200,
          target=lambda w: save_catalog_model(namespace="/here", model_name="v").pk,
@@ -378,6 +379,7 @@ EXTRA_CASES = [
          target=lambda w: w.uploaded_artifact()),
     # The API root lists the resources to whoever is signed in.
     Case("/api/v1/", "GET", SIGNED_IN, 200),
+    Case("/api/v1/auth/whoami/", "GET", SIGNED_IN, 200),
 ]
 
 ROUTED = api_endpoints()

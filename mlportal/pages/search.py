@@ -436,7 +436,7 @@ class OwnerKind(Kind):
         for model, counted, text in ((CatalogModel, "models", MODEL_TEXT),
                                      (DataSource, "data_sources", DATA_SOURCE_TEXT)):
             # Narrowed first by the full-text index that holds the owner among other fields.
-            rows = (fulltext.matches(access.restrict(model.objects.all(), self.user), q, text)
+            rows = (fulltext.narrow(access.restrict(model.objects.all(), self.user), q, text)
                     .exclude(owner="").filter(fulltext.every_word_in(q, ["owner"])).order_by()
                     .values("owner").annotate(count=Count("pk")))
             for row in rows:

@@ -161,7 +161,7 @@ def main():
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     for row in [header, ["-" * w for w in widths], *rows]:
         print("  ".join(cell.ljust(w) if i in (0, len(row) - 1) else cell.rjust(w)
-                        for i, (cell, w) in enumerate(zip(row, widths, strict=True))))
+                        for i, (cell, w) in enumerate(zip(row, widths, strict=True))).rstrip())
 
 
 if __name__ == "__main__":

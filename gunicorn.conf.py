@@ -4,8 +4,8 @@ Every value can be overridden by an environment variable (or gunicorn's own opti
 
 - GUNICORN_WORKERS (or WEB_CONCURRENCY): worker processes, default 2 x CPUs + 1 (at most 12);
 - GUNICORN_THREADS: threads per worker (gthread), default 4;
-- GUNICORN_TIMEOUT: seconds a request may take before its worker is restarted, default 120
-  (artifact uploads stream through the worker: raise it for very large files on slow links);
+- GUNICORN_TIMEOUT: seconds a worker may go silent before it is restarted, default 120 (a
+  gthread worker reports while its threads serve: a long artifact upload is not cut);
 - GUNICORN_KEEPALIVE: seconds an idle kept-alive connection stays open, default 5;
 - GUNICORN_ACCESS_LOG: where the access log goes ("-" for stdout, the default; empty: off).
   Each line carries the request id (X-Request-ID) that the audit trail keeps.

@@ -199,14 +199,17 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 MLPORTAL_WEBHOOK_MAX_BODY_SIZE = 25 * 1024 * 1024
 
 # Uploads larger than this are spooled to a temporary file while the request is read, so an
-# artifact upload never sits whole in memory (the registry streams it on to the storage).
+# upload never sits whole in memory. An artifact whose form names it before the file skips
+# the temporary file: it goes to the store as it arrives (registry/api/uploads.py).
 FILE_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 
 ARTIFACT_STORAGE = os.environ.get("ARTIFACT_STORAGE", "local")
 # Uploads reach S3 through a non-seekable reader that hashes as it goes; boto3 buffers such a
-# stream part by part: at most 4 parts of 8 MB in memory, sent 4 at a time.
+# stream part by part: at most 2 parts of 8 MB in memory at a time. With 4 a worker grew by
+# about 85 MB during a large upload instead of 50, and went no faster on 2 CPUs
+# (scripts/benchmark_upload.py).
 ARTIFACT_TRANSFER_CONFIG = TransferConfig(multipart_chunksize=8 * 1024 * 1024, max_concurrency=4)
-ARTIFACT_TRANSFER_CONFIG.max_in_memory_upload_chunks = 4
+ARTIFACT_TRANSFER_CONFIG.max_in_memory_upload_chunks = 2
 if ARTIFACT_STORAGE == "s3":
     ARTIFACTS_BACKEND = {
         "BACKEND": "registry.storage.ArtifactS3Storage",

@@ -20,7 +20,10 @@ import datetime
 import hashlib
 import logging
 import posixpath
+import queue
 import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 from boto3.exceptions import Boto3Error
 from botocore.exceptions import BotoCoreError, ClientError
@@ -374,17 +377,154 @@ def upload_artifact(*, version, name, file, filename=None, user=None):
         storage = storages["artifacts"]
         key = artifact_key(version, name, filename or getattr(file, "name", ""))
         stored_key, reader = _store(storage, key, file)
-        try:
-            return _record_upload(
-                version=version, name=name, uri=storage_uri(storage, stored_key),
-                storage_key=stored_key, size=reader.size, sha256=reader.sha256, user=user,
-                reservation=reservation,
-            )
-        except BaseException:
-            _discard(storage, stored_key)
-            raise
+        return _record_or_discard(storage, stored_key, reader, version=version, name=name,
+                                  user=user, reservation=reservation)
     finally:
         _release_upload(reservation)
+
+
+def _record_or_discard(storage, stored_key, reader, *, version, name, user, reservation):
+    try:
+        return _record_upload(
+            version=version, name=name, uri=storage_uri(storage, stored_key),
+            storage_key=stored_key, size=reader.size, sha256=reader.sha256, user=user,
+            reservation=reservation,
+        )
+    except BaseException:
+        _discard(storage, stored_key)
+        raise
+
+
+# The threads that store streamed uploads, kept from one upload to the next: each keeps its
+# own connection to the store (boto3's, per thread), made once, not once per upload. More
+# uploads at once than threads wait for one (their clients meanwhile wait to send).
+_STORING_THREADS = ThreadPoolExecutor(max_workers=16, thread_name_prefix="artifact-store")
+
+
+class StreamedUpload:
+    """An artifact upload stored while its request is still being read: the request's thread
+    hands the bytes, as they arrive, through a bounded `Pipe` to a thread of its own that
+    stores them (on S3, boto3's multipart upload, parts sent concurrently), so a large file
+    is neither spooled to a temporary file and read again nor held whole in memory.
+
+    Starting one checks the name and reserves it, as `upload_artifact` does. Then `write`
+    each chunk, and `record` the artifact once the request has been read; `close` always
+    (in a `finally`): unless recorded, it stops the storing, removes whatever was stored and
+    frees the name, so that an interrupted, refused or failed upload leaves nothing behind.
+    """
+
+    def __init__(self, *, version, name, filename):
+        _check_artifact_name(version, name)
+        self.version, self.name = version, name
+        self._reservation = _reserve_upload(version, name)
+        self._storage = storages["artifacts"]
+        self._pipe = Pipe()
+        self._reader = HashingReader(self._pipe)
+        self._stored_key = self._error = None
+        self._recorded = False
+        self._storing = _STORING_THREADS.submit(
+            self._store, artifact_key(version, name, filename))
+
+    def _store(self, key):
+        try:
+            self._stored_key, _ = _store(self._storage, key, self._reader)
+        except BaseException as exc:  # handed to the request's thread, raised there
+            self._error = exc
+        finally:
+            self._pipe.close_reading()
+
+    def write(self, chunk):
+        """Hand on a chunk; waits while the pipe is full. Dropped once the storing failed
+        (its error is raised by `record`)."""
+        self._pipe.write(chunk)
+
+    def record(self, *, name, user=None):
+        """Wait for the storing to end, then record the artifact (as `upload_artifact`)."""
+        self._pipe.close()
+        self._storing.result()
+        if self._error is not None:
+            raise self._error
+        if name != self.name:  # the form named it twice, differently
+            raise ValidationError({"name": "Send the name once, before the file."})
+        artifact = _record_or_discard(
+            self._storage, self._stored_key, self._reader, version=self.version,
+            name=self.name, user=user, reservation=self._reservation)
+        self._recorded = True
+        return artifact
+
+    def close(self):
+        if not self._recorded:
+            self._pipe.abort()
+            self._storing.result()
+            if self._stored_key is not None:
+                _discard(self._storage, self._stored_key)
+        _release_upload(self._reservation)
+
+
+class UploadAborted(OSError):
+    """The request ended before the file did."""
+
+
+class Pipe:
+    """A file-like pipe of bytes from one thread (write, close, abort) to another (read): at
+    most `capacity` chunks wait in it, so a fast writer waits for a slow reader. `read(n)`
+    returns n bytes unless the end came first (boto3 reads a stream part by part, and every
+    part but the last must be full)."""
+
+    _END, _ABORTED = object(), object()
+
+    def __init__(self, capacity=4):
+        self._chunks = queue.Queue(maxsize=capacity)
+        self._reader_gone = threading.Event()
+        self._pending, self._pending_size = [], 0
+        self._ended = False
+
+    # The writing side.
+
+    def write(self, chunk):
+        while not self._reader_gone.is_set():
+            try:
+                self._chunks.put(chunk, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def close(self):
+        self.write(self._END)
+
+    def abort(self):
+        self.write(self._ABORTED)
+
+    # The reading side.
+
+    def read(self, size=-1):
+        while not self._ended and (size < 0 or self._pending_size < size):
+            chunk = self._chunks.get()
+            if chunk is self._ABORTED:
+                raise UploadAborted("The upload ended before the file did.")
+            if chunk is self._END:
+                self._ended = True
+            elif chunk:
+                self._pending.append(chunk)
+                self._pending_size += len(chunk)
+        rest = b""
+        if 0 <= size < self._pending_size:  # cut the last chunk only, not the whole part
+            last = self._pending[-1]
+            cut = len(last) - (self._pending_size - size)
+            self._pending[-1], rest = last[:cut], last[cut:]
+        data = b"".join(self._pending)
+        self._pending, self._pending_size = ([rest], len(rest)) if rest else ([], 0)
+        return data
+
+    def close_reading(self):
+        """The reader is done (or failed): writes from now on are dropped."""
+        self._reader_gone.set()
+
+    def readable(self):
+        return True
+
+    def seekable(self):
+        return False
 
 
 @transaction.atomic

@@ -10,6 +10,7 @@ from rest_framework import serializers
 from catalog.validators import validate_model_name, validate_namespace_path
 from mlportal.api.base import NumberField, PortalModelSerializer, Timestamp
 from registry import services
+from registry.api.uploads import StreamedFile
 from registry.choices import VersionStatus
 from registry.models import Alias, Artifact, ModelTag, ModelVersion, Tag
 from registry.validators import (
@@ -337,6 +338,8 @@ class ArtifactSerializer(PortalModelSerializer):
         user = self.context["request"].user
         if "file" in validated_data:
             upload = validated_data["file"]
+            if isinstance(upload, StreamedFile):  # stored while the request was read
+                return upload.record(name=validated_data["name"], user=user)
             return services.upload_artifact(
                 version=version, name=validated_data["name"], file=upload,
                 filename=upload.name, user=user,

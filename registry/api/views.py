@@ -4,7 +4,7 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.parsers import FormParser
 from rest_framework.response import Response
 from rest_framework.viewsets import ModelViewSet
 
@@ -13,6 +13,7 @@ from mlportal.api.base import PortalViewSet
 from mlportal.api.parsers import JSONParser
 from mlportal.context import set_principal
 from registry import services
+from registry.api import uploads
 from registry.api.serializers import (
     AliasSerializer,
     ArtifactSerializer,
@@ -108,7 +109,7 @@ class ArtifactViewSet(PortalViewSet):
     queryset = Artifact.objects.select_related("registered_by")
     serializer_class = ArtifactSerializer
     filterset_class = ArtifactFilterSet
-    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    parser_classes = [JSONParser, uploads.MultiPartParser, FormParser]
     lookup_field = "name"
     http_method_names = ["get", "post", "head", "options"]
 
@@ -132,6 +133,21 @@ class ArtifactViewSet(PortalViewSet):
             context["version"] = self.get_version()
         return context
 
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        self.streaming_handler = None
+        if self.action == "create":
+            handler = uploads.StreamingArtifactHandler(request._request, view=self)
+            try:
+                request._request.upload_handlers = [handler, *request._request.upload_handlers]
+            except AttributeError:
+                return  # the body was read already (a session's CSRF check): spooled
+            # The body is read in chunks of the smallest size a handler asks for; Django's own
+            # ask for 64 KiB, 16,384 rounds through the parser for 1 GiB.
+            for fallback in request._request.upload_handlers[1:]:
+                fallback.chunk_size = max(fallback.chunk_size, handler.chunk_size)
+            self.streaming_handler = handler
+
     def create(self, request, *args, **kwargs):
         # Not in a transaction: an upload streams for as long as it takes, holding no
         # database lock; the service writes the row once the file is stored.
@@ -139,6 +155,9 @@ class ArtifactViewSet(PortalViewSet):
             return ModelViewSet.create(self, request, *args, **kwargs)
         except services.ArtifactStoreError as exc:
             raise store_error(exc) from exc
+        finally:
+            if self.streaming_handler is not None:
+                self.streaming_handler.close()
 
     @extend_schema(responses={
         (200, "application/octet-stream"): OpenApiResponse(description="The file (local)."),

@@ -27,6 +27,7 @@ from registry.filtersets import ModelVersionFilterSet
 from registry.models import Alias, ModelVersion, Tag
 
 PAGE_SIZE = 20
+COUNT_LIMIT = 1000
 PREVIEW_SIZE = 5
 FACET_SIZE = 10
 
@@ -35,6 +36,8 @@ MODEL_NAME_TEXT = ["model_name"]
 DATA_SOURCE_TEXT = ["name", "type", "description", "owner"]
 VERSION_TEXT = ["description", "created_by"]
 DEPLOYMENT_TEXT = ["endpoint", "environment"]
+ALIAS_TEXT = ["name"]
+TAG_TEXT = ["key", "value"]
 
 FACET_LABELS = {
     "namespace": "Namespace",
@@ -213,12 +216,13 @@ def fed_by(q, lookup="catalog_model"):
 
 
 def named_by_alias_or_tag(q, lookup="pk"):
-    """Q: the version (at `lookup`) has an alias named by the query, or a tag whose key or
-    value (or key=value) holds every word."""
-    aliases = Alias.objects.filter(fulltext.every_word_in(q, ["name"]))
-    tags = Tag.objects.filter(fulltext.every_word_in(q, ["key", "value"]))
-    return (Q(**{f"{lookup}__in": aliases.values("version")})
-            | Q(**{f"{lookup}__in": tags.values("version")}))
+    """[Q, Q]: the version (at `lookup`) has an alias named by the query; it has a tag whose
+    key or value (or key=value) holds every word. Two conditions, not their OR: each is a
+    branch of its own in fulltext.matches, which the planner estimates (and indexes) apart."""
+    aliases = fulltext.matches(Alias.objects.all(), q, ALIAS_TEXT)
+    tags = fulltext.matches(Tag.objects.all(), q, TAG_TEXT)
+    return [Q(**{f"{lookup}__in": aliases.values("version")}),
+            Q(**{f"{lookup}__in": tags.values("version")})]
 
 
 def methods_named(q):
@@ -287,7 +291,7 @@ class VersionKind(Kind):
             return None
         if fulltext.words(q):
             queryset = fulltext.matches(queryset, q, VERSION_TEXT, also=[
-                named_models(q), in_namespaces(q), fed_by(q), named_by_alias_or_tag(q)])
+                named_models(q), in_namespaces(q), fed_by(q), *named_by_alias_or_tag(q)])
         return queryset.order_by("-create_at", "-pk")
 
     def rows(self, results):
@@ -362,7 +366,7 @@ class DeploymentKind(Kind):
         if fulltext.words(q):
             queryset = fulltext.matches(queryset, q, DEPLOYMENT_TEXT, also=[
                 named_models(q), in_namespaces(q), fed_by(q),
-                named_by_alias_or_tag(q, "model_version"),
+                *named_by_alias_or_tag(q, "model_version"),
                 Q(deployment_method__in=methods_named(q))])
         return queryset.order_by("-create_at", "-pk")
 
@@ -429,9 +433,11 @@ class OwnerKind(Kind):
 
     def results(self, q, chosen, since, until):
         by_owner = {}
-        for model, counted in ((CatalogModel, "models"), (DataSource, "data_sources")):
-            rows = (access.restrict(model.objects.all(), self.user).exclude(owner="")
-                    .filter(fulltext.every_word_in(q, ["owner"])).order_by()
+        for model, counted, text in ((CatalogModel, "models", MODEL_TEXT),
+                                     (DataSource, "data_sources", DATA_SOURCE_TEXT)):
+            # Narrowed first by the full-text index that holds the owner among other fields.
+            rows = (fulltext.narrow(access.restrict(model.objects.all(), self.user), q, text)
+                    .exclude(owner="").filter(fulltext.every_word_in(q, ["owner"])).order_by()
                     .values("owner").annotate(count=Count("pk")))
             for row in rows:
                 owner = by_owner.setdefault(row["owner"], {
@@ -452,8 +458,29 @@ CSV_COLUMNS = ["kind", "namespace", "model_name", "model_version", "deployment_i
                "create_at", "link"]
 
 
-def _count(results):
-    return len(results) if isinstance(results, list) else results.count()
+def _first_matches(results):
+    """The first COUNT_LIMIT + 1 rows of `results` in their order (primary keys, or the rows
+    themselves for a kind whose rows are not model rows): counting every match of a common
+    word would read all of them (a million versions), so past the limit the page says
+    "1000+", and its rows, pages and facets are those of the first COUNT_LIMIT."""
+    if isinstance(results, list):
+        return results[:COUNT_LIMIT + 1]
+    if results.query.group_by is not None:  # one row per value, such as the endpoints
+        return list(results[:COUNT_LIMIT + 1])
+    return list(results.values_list("pk", flat=True)[:COUNT_LIMIT + 1])
+
+
+def _rows_of(results, first):
+    """`results` narrowed to `first` (what _first_matches returned): read again by primary
+    key, with the joins and the order of `results`, but without matching the words and
+    filters again (the rows passed the access rule in `results`)."""
+    if isinstance(results, list) or results.query.group_by is not None:
+        return first
+    rows = results.model._default_manager.filter(pk__in=first)
+    if results.query.order_by:  # else the model's own ordering, as in `results`
+        rows = rows.order_by(*results.query.order_by)
+    rows.query.select_related = results.query.select_related
+    return rows
 
 
 def search(user, form, page_number=1):
@@ -464,26 +491,32 @@ def search(user, form, page_number=1):
     has_dates = bool(data["since"] or data["until"])
     kinds = [cls(user) for cls in KIND_CLASSES]
     shown = [kind for kind in kinds if kind.supports(chosen, has_dates)]
-    groups, facets, page = [], [], None
+    groups, facets, page, facets_of_first = [], [], None, False
     for kind in shown:
         if data["kind"] and kind.key != data["kind"]:
             continue
         results = kind.results(q, chosen, data["since"], data["until"])
         if results is None:
             continue
-        count = _count(results)
+        first = _first_matches(results)
+        more = len(first) > COUNT_LIMIT
+        first = first[:COUNT_LIMIT]
+        count = len(first)
+        results = _rows_of(results, first)
         if data["kind"]:
+            # Pages up to the counted rows; narrowing the search (or the CSV) reaches more.
             paginator = Paginator(kind.rows(results), PAGE_SIZE)
-            paginator.count = count  # counted on the plain results: cheaper
+            paginator.count = count  # counted already
             page = paginator.get_page(page_number)
-            groups.append({"kind": kind, "count": count, "rows": page})
-            facets = kind.facet_counts(results, chosen)
+            groups.append({"kind": kind, "count": count, "more": more, "rows": page})
+            facets, facets_of_first = kind.facet_counts(results, chosen), more
         else:
-            groups.append({"kind": kind, "count": count,
+            groups.append({"kind": kind, "count": count, "more": more,
                            "rows": kind.rows(results)[:PREVIEW_SIZE]})
             if kind.key == "models":
-                facets = kind.facet_counts(results, chosen)
+                facets, facets_of_first = kind.facet_counts(results, chosen), more
     return {"groups": groups, "facets": facets, "page": page,
+            "facets_of_first": facets_of_first and COUNT_LIMIT,
             "kinds": [{"key": kind.key, "label": kind.label} for kind in shown]}
 
 

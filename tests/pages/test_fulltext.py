@@ -7,7 +7,7 @@ from catalog.models import CatalogModel, DataSource
 from deployments.models import Deployment
 from mlportal import fulltext
 from mlportal.pages import search
-from registry.models import ModelVersion
+from registry.models import Alias, ModelVersion, Tag
 
 
 @pytest.mark.django_db
@@ -19,6 +19,8 @@ from registry.models import ModelVersion
     (DataSource, search.DATA_SOURCE_TEXT, "data_source_search"),
     (ModelVersion, search.VERSION_TEXT, "model_version_search"),
     (Deployment, search.DEPLOYMENT_TEXT, "deployment_search"),
+    (Alias, search.ALIAS_TEXT, "alias_search"),
+    (Tag, search.TAG_TEXT, "tag_search"),
 ])
 def test_each_kind_searches_through_its_index(model, fields, index):
     queryset = fulltext.matches(model.objects.all(), "doc classif", fields)

@@ -10,6 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from catalog.services import save_catalog_model
 from mlportal import audit
 from mlportal.models import ObjectChange
+from mlportal.pages import search
 from registry.models import ModelVersion
 
 pytestmark = pytest.mark.django_db
@@ -121,6 +122,43 @@ def test_the_overview_shows_a_few_rows_per_kind_and_a_link_to_all(reader_client,
 
     assert len(shown(response, "models")) == 5
     assert "all 7 →" in response.content.decode()
+
+
+def test_counts_stop_at_a_limit_and_the_page_says_more_match(reader_client, catalog,
+                                                              monkeypatch):
+    monkeypatch.setattr(search, "COUNT_LIMIT", 6)
+    for index in range(9):
+        save_catalog_model(namespace=f"/bulk/n{index % 2}", model_name=f"bulk{index}")
+
+    overview = reader_client.get(SEARCH, {"q": "bulk"})
+    listed = reader_client.get(SEARCH, {"q": "bulk", "kind": "models"})
+
+    group = next(g for g in overview.context["groups"] if g["kind"].key == "models")
+    assert (group["count"], group["more"]) == (6, True)
+    assert "more than 6 →" in overview.content.decode()
+    # The page lists the first ones in their order, and counts its facets among them.
+    assert shown(listed, "models") == [f"/bulk/n0/bulk{i}" for i in (0, 2, 4, 6, 8)] + [
+        "/bulk/n1/bulk1"]
+    facets = {f["name"]: {v["value"]: v["count"] for v in f["values"]}
+              for f in listed.context["facets"]}
+    assert facets["namespace"] == {"/bulk/n0": 5, "/bulk/n1": 1}
+    assert "Counted among the first 6 results." in listed.content.decode()
+
+
+def test_search_costs_the_same_past_the_count_limit(reader_client, catalog, monkeypatch,
+                                                    django_assert_max_num_queries):
+    """Past the limit, nothing counts or reads every match: the queries are the same ones."""
+    monkeypatch.setattr(search, "COUNT_LIMIT", 3)
+    save_catalog_model(namespace="/bulk", model_name="bulk0")
+    with CaptureQueriesContext(connection) as few:
+        reader_client.get(SEARCH, {"q": "bulk"})
+        reader_client.get(SEARCH, {"q": "bulk", "kind": "models"})
+    for index in range(1, 12):
+        save_catalog_model(namespace="/bulk", model_name=f"bulk{index}")
+
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        reader_client.get(SEARCH, {"q": "bulk"})
+        reader_client.get(SEARCH, {"q": "bulk", "kind": "models"})
 
 
 def test_facets_count_and_narrow(reader_client, catalog):

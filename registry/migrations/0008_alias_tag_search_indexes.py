@@ -1,0 +1,32 @@
+"""Full-text indexes for the search's aliases and tags (PostgreSQL only; see
+mlportal.fulltext): a version is found by its aliases' names and its tags' keys and values,
+which a substring match read by scanning the whole table (a million tags at the scale
+issue 10 asks for)."""
+
+from django.db import migrations
+
+from mlportal.fulltext import gin_index
+
+
+def indexes(vendor):
+    if vendor == "postgresql":
+        yield "alias", gin_index("alias_search", "name")
+        yield "tag", gin_index("tag_search", "key", "value")
+
+
+def create_indexes(apps, schema_editor):
+    for model_name, index in indexes(schema_editor.connection.vendor):
+        schema_editor.add_index(apps.get_model("registry", model_name), index)
+
+
+def drop_indexes(apps, schema_editor):
+    for model_name, index in indexes(schema_editor.connection.vendor):
+        schema_editor.remove_index(apps.get_model("registry", model_name), index)
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("registry", "0007_version_counter"),
+    ]
+
+    operations = [migrations.RunPython(create_indexes, drop_indexes)]

@@ -5,7 +5,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from catalog.models import CatalogModel, Namespace
+from catalog.models import CatalogModel, Namespace, mlflow_name
 from deployments import services as deployment_services
 from deployments.models import Deployment, Endpoint, StatusChange
 from mlportal import access, audit
@@ -57,6 +57,13 @@ def test_it_writes_the_sizes_asked_for_and_audits_every_row():
     assert sorted(set(audited)) == ["alias", "artifact", "catalogmodel", "deployment",
                                     "endpoint", "modelversion", "namespace", "tag"]
     assert ObjectChange.objects.count() == 5 + 21 + 3 * 105 + 21 + 21 + 32 + 11
+
+
+def test_the_models_store_their_mlflow_names():
+    seed()
+
+    names = CatalogModel.objects.values_list("namespace__path", "model_name", "mlflow_name")
+    assert {stored == mlflow_name(path, name) for path, name, stored in names} == {True}
 
 
 def test_audit_records_are_those_the_app_writes():

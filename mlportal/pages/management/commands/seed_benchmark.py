@@ -25,7 +25,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 from tqdm import tqdm
 
-from catalog.models import CatalogModel, Namespace
+from catalog.models import CatalogModel, Namespace, refresh_mlflow_names
 from deployments.choices import DeploymentMethod, DeploymentStatus, RollingStrategy
 from deployments.models import Deployment, Endpoint, StatusChange
 from mlportal.choices import ChangeAction
@@ -246,9 +246,9 @@ class Command(BaseCommand):
                     inference_input_description, inference_input_schema,
                     inference_output_description, inference_output_schema,
                     git_repository, git_path, git_commit, in_git, git_managed_fields,
-                    model_card, create_at, update_at)
+                    model_card, mlflow_name, create_at, update_at)
                 SELECT namespace_id, name, description, 'owner@example.com', '', '', '{{}}',
-                       '', '{{}}', '', '', '', false, '[]', '', born, born
+                       '', '{{}}', '', '', '', false, '[]', '', '', born, born
                 FROM seed_model
                 RETURNING *)
             {audit_insert(f'''
@@ -275,6 +275,8 @@ class Command(BaseCommand):
             UPDATE seed_model seed SET id = model.id FROM {table(CatalogModel)} model
             WHERE model.namespace_id = seed.namespace_id AND model.model_name = seed.name;
             CREATE INDEX ON seed_model (idx); ANALYZE seed_model""")
+        # Their MLflow names, by the catalog's one rule (the INSERT above bypasses pre_save).
+        refresh_mlflow_names(CatalogModel.objects.filter(namespace__path__startswith=ROOT))
 
     def seed_versions(self):
         """Versions with their artifact and tag, and the audit records of the three, a slice

@@ -447,17 +447,18 @@ def serving_endpoints(version):
                    if deployment.active_from is not None and deployment.active_until is None})
 
 
-def deprecation_warnings(version, *, deprecated=None, endpoints=None, aliases=None):
+def deprecation_warnings(version, *, deprecated=None, endpoints=None, aliases=None,
+                         label=None):
     """Why deprecating `version` is risky, one sentence each: the endpoints it still serves
     (`endpoints` when the caller has them, else serving_endpoints), then the aliases that
-    still name it (ModelVersion.in_use_warnings; `aliases` likewise). Empty when nothing
-    relies on it, or when it is not (to be) deprecated (`deprecated`, default: its
-    status)."""
+    still name it (ModelVersion.in_use_warnings; `aliases` and the version's `label`
+    likewise). Empty when nothing relies on it, or when it is not (to be) deprecated
+    (`deprecated`, default: its status)."""
     state = version.deprecation_state(deprecated)
     if state is None:
         return []
     if endpoints is None:
         endpoints = serving_endpoints(version)
-    return [*(f"{version.label} is {state} but still serves {endpoint}."
-              for endpoint in endpoints),
-            *version.in_use_warnings(deprecated=deprecated, aliases=aliases)]
+    label = label or version.label
+    return [*(f"{label} is {state} but still serves {endpoint}." for endpoint in endpoints),
+            *version.in_use_warnings(deprecated=deprecated, aliases=aliases, label=label)]

@@ -53,6 +53,10 @@ class ModelVersionQuerySet(models.QuerySet):
                     .values("version")))
 
 
+def version_label(model_name, number):
+    return f"{model_name} v{number}"
+
+
 class ModelVersion(models.Model):
     """A trained version of a catalog model, numbered 1, 2, 3, ... per model by the server.
 
@@ -103,7 +107,7 @@ class ModelVersion(models.Model):
     @property
     def label(self):
         """How people name a version: the model's name and the number (`fraud_scoring v2`)."""
-        return f"{self.catalog_model.model_name} v{self.model_version}"
+        return version_label(self.catalog_model.model_name, self.model_version)
 
     def alias_names(self):
         return sorted(alias.name for alias in self.aliases.all())
@@ -116,16 +120,17 @@ class ModelVersion(models.Model):
             return None
         return "deprecated" if self.status == VersionStatus.DEPRECATED else "being deprecated"
 
-    def in_use_warnings(self, *, deprecated=None, aliases=None):
+    def in_use_warnings(self, *, deprecated=None, aliases=None, label=None):
         """Why deprecating this version is risky, as far as the registry knows, one sentence
-        each: the aliases that still name it (`aliases`, their names, when the caller has
-        them). Empty when nothing does, or when it is not (to be) deprecated (`deprecated`,
-        default: its status). deployments.models adds the endpoints it still serves
-        (deprecation_warnings)."""
+        each: the aliases that still name it (`aliases`, their names, and `label`, when the
+        caller has them). Empty when nothing does, or when it is not (to be) deprecated
+        (`deprecated`, default: its status). deployments.models adds the endpoints it still
+        serves (deprecation_warnings)."""
         state = self.deprecation_state(deprecated)
         if state is None:
             return []
-        return [f"{self.label} is {state} but the alias {name} still points at it."
+        label = label or self.label
+        return [f"{label} is {state} but the alias {name} still points at it."
                 for name in (sorted(aliases) if aliases is not None else self.alias_names())]
 
     def audit_data(self):

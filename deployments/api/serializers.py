@@ -18,6 +18,7 @@ from deployments.models import (
 from deployments.validators import validate_variable_name
 from mlportal.api.base import NumberField, PortalModelSerializer, Timestamp
 from registry.api.serializers import ModelVersionSerializer, json_array, related
+from registry.models import version_label
 from registry.services import find_version
 
 TRAFFIC_PERCENT_MESSAGE = "A traffic percent is between 1 and 100."
@@ -313,8 +314,9 @@ class DeployedVersionSerializer(ModelVersionSerializer):
                           if deployment["active_from"] and not deployment["active_until"]})
         document["deployments"] = deployments
         document["serving"] = serving
-        document["warnings"] = deprecation_warnings(version, endpoints=serving,
-                                                    aliases=document["aliases"])
+        document["warnings"] = deprecation_warnings(
+            version, endpoints=serving, aliases=document["aliases"],
+            label=version_label(document["model_name"], document["model_version"]))
         document["update_at"] = update_at
         return document
 

@@ -218,12 +218,19 @@ class ModelVersionSerializer(PortalModelSerializer):
         """The document, built directly rather than field by field: the same keys in the same
         order, the same values as the declared fields give (tests/registry/
         test_document_stability.py), at a fraction of the cost per version of a list."""
-        model = version.catalog_model
-        registered_by = version.registered_by
+        names = version.__dict__
+        if "document_model_name" in names:  # a page's versions (ModelVersionViewSet)
+            namespace, model_name = names["document_namespace"], names["document_model_name"]
+            registered_by = names["document_registered_by"]
+        else:
+            model = version.catalog_model
+            namespace, model_name = model.namespace.path, model.model_name
+            registered_by = (version.registered_by.username
+                             if version.registered_by is not None else None)
         return {
             "id": version.pk,
-            "namespace": model.namespace.path,
-            "model_name": model.model_name,
+            "namespace": namespace,
+            "model_name": model_name,
             "model_version": version.model_version,
             "description": version.description,
             "artifacts": [artifact_document(artifact)
@@ -233,7 +240,7 @@ class ModelVersionSerializer(PortalModelSerializer):
             "status": str(version.status),
             "tags": {tag.key: tag.value for tag in related(version, "tags")},
             "aliases": self.get_aliases(version),
-            "registered_by": registered_by.username if registered_by is not None else None,
+            "registered_by": registered_by,
             "update_at": timestamp(version.update_at),
         }
 

@@ -1,6 +1,5 @@
-from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import Prefetch
+from django.db.models import F
 from django.http import FileResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -10,7 +9,6 @@ from rest_framework.parsers import FormParser
 from rest_framework.response import Response
 from rest_framework.viewsets import ModelViewSet
 
-from catalog.models import CatalogModel
 from mlportal import access
 from mlportal.api.base import PortalViewSet
 from mlportal.api.parsers import JSONParser
@@ -36,14 +34,14 @@ from registry.models import Alias, Artifact, ModelTag, ModelVersion
 VERSION_COLUMNS = tuple(field.name for field in ModelVersion._meta.concrete_fields)
 DOCUMENT_COLUMNS = (*VERSION_COLUMNS, "catalog_model__model_name",
                     "catalog_model__namespace__path", "registered_by__username")
-# A page's versions share a few models and users: each read once, by a query of its own,
-# rather than joined into every row (Django builds a model, a namespace and a user for each
-# version of a page from a join, which cost a quarter of the page).
-PAGE_RELATIONS = (
-    Prefetch("catalog_model", CatalogModel.objects.select_related("namespace")
-             .only("model_name", "namespace__path")),
-    Prefetch("registered_by", get_user_model().objects.only("username")),
-)
+# A page's versions carry the names their documents read as plain values of the version's
+# own row: joined objects would be a model, a namespace and a user built for every version
+# of a page (a quarter of its cost), and a query of their own would slow a lookup of one.
+PAGE_NAMES = {
+    "document_namespace": F("catalog_model__namespace__path"),
+    "document_model_name": F("catalog_model__model_name"),
+    "document_registered_by": F("registered_by__username"),
+}
 
 
 class ArtifactStoreUnavailable(exceptions.APIException):
@@ -79,7 +77,7 @@ class ModelVersionViewSet(PortalViewSet):
         # otherwise carry (and parse) its model's card and schemas once per version.
         if self.action == "list":
             queryset = (queryset.select_related(None).only(*VERSION_COLUMNS)
-                        .prefetch_related(*PAGE_RELATIONS))
+                        .annotate(**PAGE_NAMES))
         elif self.action == "retrieve":
             queryset = queryset.only(*DOCUMENT_COLUMNS)
         return queryset

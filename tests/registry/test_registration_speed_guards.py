@@ -61,10 +61,9 @@ class TestQueries:
             self, admin_api, catalog_model, django_assert_max_num_queries):
         for _ in range(30):
             admin_api.post(VERSIONS, document(2, 2), format="json")
-        # token, count, versions, their models (with namespaces), their registrants
-        # (+ artifacts, tags, aliases, deployments off PostgreSQL)
+        # token, count, versions (+ artifacts, tags, aliases, deployments off PostgreSQL)
         for size in (1, 30):
-            with django_assert_max_num_queries(5 if POSTGRESQL else 9):
+            with django_assert_max_num_queries(3 if POSTGRESQL else 7):
                 page = admin_api.get(VERSIONS, {"page_size": size, "tag": "k1=1"}).json()
             assert len(page["results"]) == size
 
@@ -78,7 +77,7 @@ class TestQueries:
             services.set_alias(version=version, name=f"alias{number}")
             if number % 2:
                 services.deprecate_version(version=version)
-        with django_assert_max_num_queries(5 if POSTGRESQL else 9):
+        with django_assert_max_num_queries(3 if POSTGRESQL else 7):
             page = admin_api.get(VERSIONS, {"page_size": 6}).json()
         warnings = [w for version in page["results"] for w in version["warnings"]]
         assert len(warnings) == 3
@@ -88,7 +87,7 @@ class TestQueries:
             self, admin_api, catalog_model, django_assert_max_num_queries):
         version_id = admin_api.post(VERSIONS, document(1, 1), format="json").json()["id"]
         for url in (f"{VERSIONS}{version_id}/", VERSIONS):
-            with django_assert_max_num_queries(9) as captured:
+            with django_assert_max_num_queries(7) as captured:
                 assert admin_api.get(url).status_code == 200
             # (All but the token's lookup, which reads its user whole for the request.)
             columns = " ".join(query["sql"] for query in captured.captured_queries

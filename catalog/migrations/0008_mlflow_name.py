@@ -8,6 +8,7 @@ from django.contrib.postgres.indexes import GinIndex
 from django.db import migrations, models, transaction
 
 import catalog.models
+from mlportal.indexes import vendor_indexes
 
 
 def fill(apps, schema_editor):
@@ -40,27 +41,6 @@ def _trigrams_available(connection):
     return True
 
 
-def _exists(schema_editor, model, name):
-    with schema_editor.connection.cursor() as cursor:
-        return name in schema_editor.connection.introspection.get_constraints(
-            cursor, model._meta.db_table)
-
-
-def create_indexes(apps, schema_editor):
-    for model_name, index in indexes(schema_editor.connection.vendor):
-        model = apps.get_model("catalog", model_name)
-        if not _exists(schema_editor, model, index.name) and _trigrams_available(
-                schema_editor.connection):
-            schema_editor.add_index(model, index)
-
-
-def drop_indexes(apps, schema_editor):
-    for model_name, index in indexes(schema_editor.connection.vendor):
-        model = apps.get_model("catalog", model_name)
-        if _exists(schema_editor, model, index.name):
-            schema_editor.remove_index(model, index)
-
-
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -78,5 +58,5 @@ class Migration(migrations.Migration):
             model_name='catalogmodel',
             index=models.Index(fields=['mlflow_name', 'id'], name='catalog_model_mlflow_name'),
         ),
-        migrations.RunPython(create_indexes, drop_indexes),
+        vendor_indexes("catalog", indexes, available=_trigrams_available),
     ]

@@ -9,6 +9,7 @@ the same fields, and a test checks that every kind's query uses its index. Newes
 from django.db import migrations, models
 
 from mlportal.fulltext import gin_index
+from mlportal.indexes import vendor_indexes
 
 
 def indexes(vendor):
@@ -17,30 +18,10 @@ def indexes(vendor):
     yield "modelversion", models.Index(fields=["create_at", "id"], name="model_version_newest")
 
 
-def _exists(schema_editor, model, name):
-    with schema_editor.connection.cursor() as cursor:
-        return name in schema_editor.connection.introspection.get_constraints(
-            cursor, model._meta.db_table)
-
-
-def create_indexes(apps, schema_editor):
-    for model_name, index in indexes(schema_editor.connection.vendor):
-        model = apps.get_model("registry", model_name)
-        # Databases migrated before the indexes moved here have them from mlportal's 0002/0003.
-        if not _exists(schema_editor, model, index.name):
-            schema_editor.add_index(model, index)
-
-
-def drop_indexes(apps, schema_editor):
-    for model_name, index in indexes(schema_editor.connection.vendor):
-        model = apps.get_model("registry", model_name)
-        if _exists(schema_editor, model, index.name):
-            schema_editor.remove_index(model, index)
-
-
 class Migration(migrations.Migration):
     dependencies = [
         ("registry", "0005_audit_parents"),
     ]
 
-    operations = [migrations.RunPython(create_indexes, drop_indexes)]
+    # Databases migrated before the indexes moved here have them from mlportal's 0002/0003.
+    operations = [vendor_indexes("registry", indexes)]

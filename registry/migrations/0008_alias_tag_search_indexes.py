@@ -6,6 +6,7 @@ issue 10 asks for)."""
 from django.db import migrations
 
 from mlportal.fulltext import gin_index
+from mlportal.indexes import vendor_indexes
 
 
 def indexes(vendor):
@@ -14,19 +15,9 @@ def indexes(vendor):
         yield "tag", gin_index("tag_search", "key", "value")
 
 
-def create_indexes(apps, schema_editor):
-    for model_name, index in indexes(schema_editor.connection.vendor):
-        schema_editor.add_index(apps.get_model("registry", model_name), index)
-
-
-def drop_indexes(apps, schema_editor):
-    for model_name, index in indexes(schema_editor.connection.vendor):
-        schema_editor.remove_index(apps.get_model("registry", model_name), index)
-
-
 class Migration(migrations.Migration):
     dependencies = [
         ("registry", "0007_version_counter"),
     ]
 
-    operations = [migrations.RunPython(create_indexes, drop_indexes)]
+    operations = [vendor_indexes("registry", indexes)]

@@ -21,7 +21,7 @@ install: $(VENV)/.installed
 # A task worker (events, webhooks, Git syncs) runs beside the server and stops with it.
 demo: install
 	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py load_demo
+	$(BIN)/python manage.py load_demo --site http://$(HOST):$(PORT)
 	$(BIN)/python manage.py sweep_outbox
 	$(BIN)/python manage.py db_worker --no-reload & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \

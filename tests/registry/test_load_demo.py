@@ -26,3 +26,10 @@ def test_the_demo_has_versions_1_to_3_of_the_example_model_and_loads_twice(local
     assert Alias.objects.get(catalog_model__model_name="doc_classification",
                              name="champion").version.model_version == 3
     assert Artifact.objects.filter(storage_key__gt="").count() == 1
+
+
+def test_the_sign_in_line_names_where_the_demo_is_served(local_artifacts):
+    output = io.StringIO()
+    call_command("load_demo", "--site", "http://127.0.0.1:8765/", stdout=output)
+
+    assert "Sign in at http://127.0.0.1:8765/admin/ as admin / " in output.getvalue()

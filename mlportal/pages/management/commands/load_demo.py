@@ -212,6 +212,8 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--username", default="admin")
+        parser.add_argument("--site", default="http://127.0.0.1:8000",
+                            help="Where the portal will be served, for the sign-in line.")
 
     def demo_access(self):
         for name, grants in GROUP_GRANTS.items():
@@ -258,7 +260,7 @@ class Command(BaseCommand):
                           "created; accounts "
                           f"{', '.join(DEMO_ACCOUNTS)} (no password until set in the admin).")
         self.stdout.write(self.style.SUCCESS(
-            f"Sign in at http://127.0.0.1:8000/admin/ as {username} / {password}"
+            f"Sign in at {options['site'].rstrip('/')}/admin/ as {username} / {password}"
         ))
 
     def upload_artifacts(self):

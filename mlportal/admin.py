@@ -230,6 +230,18 @@ class ReadOnlyAdminMixin:
         return False
 
 
+def shown_once(model_admin, request, template, title, **context):
+    """The page showing a secret the one time it exists (a template extending
+    admin/mlportal/shown_once.html): not in a message (a cookie), not stored; the admin marks
+    its pages never_cache, so the browser does not keep it either."""
+    return TemplateResponse(request, template, {
+        **model_admin.admin_site.each_context(request),
+        "title": title,
+        "opts": model_admin.model._meta,
+        **context,
+    })
+
+
 @admin.register(Token)
 class TokenAdmin(PortalModelAdmin):
     list_display = ["prefix", "user", "description", "read_only", "create_at", "expires_at",
@@ -269,15 +281,8 @@ class TokenAdmin(PortalModelAdmin):
         obj.key = save_new_token(obj)
 
     def response_add(self, request, obj, post_url_continue=None):
-        # The key is shown on this page only: not in a message (a cookie), not stored. The
-        # admin marks its pages never_cache, so the browser does not keep it either.
-        return TemplateResponse(request, "admin/mlportal/token/created.html", {
-            **self.admin_site.each_context(request),
-            "title": "Token created",
-            "opts": self.model._meta,
-            "token": obj,
-            "key": obj.key,
-        })
+        return shown_once(self, request, "admin/mlportal/token/created.html",
+                          "Token created", token=obj, key=obj.key)
 
     @admin.action(description="Revoke the selected tokens", permissions=["change"])
     def revoke(self, request, queryset):
@@ -353,14 +358,9 @@ class WebhookSubscriptionAdmin(PortalModelAdmin):
         save_subscription(instance=obj, user=request.user)
 
     def response_add(self, request, obj, post_url_continue=None):
-        # The secret is shown on this page only: not in a message (a cookie), never again.
-        return TemplateResponse(request, "admin/mlportal/webhooksubscription/created.html", {
-            **self.admin_site.each_context(request),
-            "title": "Webhook subscription created",
-            "opts": self.model._meta,
-            "subscription": obj,
-            "secret": obj.new_secret,
-        })
+        return shown_once(self, request, "admin/mlportal/webhooksubscription/created.html",
+                          "Webhook subscription created", subscription=obj,
+                          secret=obj.new_secret)
 
     @admin.action(description="Send a test event", permissions=["change"])
     def send_test_event(self, request, queryset):

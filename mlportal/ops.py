@@ -127,7 +127,7 @@ class MetricsMiddleware:
     def __call__(self, request):
         started = Time()
         response = self.get_response(request)
-        method = request.method if request.method in self.METHODS else "<invalid method>"
+        method = self._method(request)
         match = getattr(request, "resolver_match", None)
         view = (match.view_name if match else None) or "<unnamed view>"
         self.metrics.responses_by_status_view_method.labels(
@@ -137,10 +137,13 @@ class MetricsMiddleware:
         return response
 
     def process_view(self, request, view_func, view_args, view_kwargs):
-        method = request.method if request.method in self.METHODS else "<invalid method>"
         self.metrics.requests_by_view_transport_method.labels(
             view=request.resolver_match.view_name or "<unnamed view>",
-            transport="https" if request.is_secure() else "http", method=method).inc()
+            transport="https" if request.is_secure() else "http",
+            method=self._method(request)).inc()
+
+    def _method(self, request):
+        return request.method if request.method in self.METHODS else "<invalid method>"
 
     def process_exception(self, request, exception):
         self.metrics.exceptions_by_type.labels(type=type(exception).__name__).inc()

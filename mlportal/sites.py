@@ -1,5 +1,7 @@
 """The portal's admin site: open to every active account, sign-ins throttled."""
 
+from functools import partial
+
 from django.contrib import admin
 from django.contrib.admin.views.autocomplete import AutocompleteJsonView
 from django.contrib.auth.forms import AuthenticationForm
@@ -35,4 +37,5 @@ class PortalAdminSite(admin.AdminSite):
         return PortalAutocompleteJsonView.as_view(admin_site=self)(request)
 
     def login(self, request, extra_context=None):
-        return throttling.locked_out_response(request) or super().login(request, extra_context)
+        return throttling.throttled_sign_in(
+            request, partial(super().login, request, extra_context))

@@ -9,9 +9,15 @@ has used its window, `ThrottledModelBackend` (AUTHENTICATION_BACKENDS) refuses i
 any path until the window ends; the admin login and the token endpoint answer 429 with
 Retry-After. Successful sign-ins do not count, so many colleagues behind one proxy are not
 locked out.
+
+Each path looks at the window before it checks a password (`retry_after`), and the backend
+takes its place only afterwards; concurrent failures from other workers can use the window up
+in between. The backend then refuses unchecked and marks the request (`refused_wait`), so that
+the path answers 429 as well, rather than "wrong credentials" for a password never checked.
 """
 
 import datetime
+from functools import partial
 
 from django.conf import settings
 from django.contrib.auth.backends import ModelBackend
@@ -26,6 +32,8 @@ from rest_framework.throttling import BaseThrottle
 from mlportal.models import SignInFailures
 
 PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+# Set on a request whose sign-in the backend refused without checking its password.
+REFUSED_UNCHECKED = "sign_in_refused_unchecked"
 
 
 def _rate():
@@ -82,11 +90,29 @@ def retry_after(request):
     return max(1, int((row.window_start + window - now).total_seconds()) + 1)
 
 
+def refused_wait(request):
+    """Seconds to wait when the backend refused this request's own sign-in unchecked; None
+    when its password was checked (or none was asked for)."""
+    if not getattr(request, REFUSED_UNCHECKED, False):
+        return None
+    return retry_after(request) or 1  # the window may have ended since
+
+
 def locked_out_response(request):
     """A 429 for a sign-in POST from a throttled client address; None when it may try."""
     wait = retry_after(request) if request.method == "POST" else None
-    if wait is None:
-        return None
+    return None if wait is None else too_many_sign_ins_response(wait)
+
+
+def throttled_sign_in(request, sign_in):
+    """A sign-in page's answer: 429 while the client address is throttled, and when its
+    password went unchecked because the window was used up meanwhile; else sign_in()'s."""
+    response = locked_out_response(request) or sign_in()
+    wait = refused_wait(request)
+    return response if wait is None else too_many_sign_ins_response(wait)
+
+
+def too_many_sign_ins_response(wait):
     response = HttpResponse(
         f"Too many failed sign-ins from your address; try again in {wait} seconds.",
         status=429, content_type="text/plain",
@@ -99,7 +125,7 @@ class ThrottledLoginView(LoginView):
     """Django's sign-in page, answering 429 while the client address is throttled."""
 
     def post(self, request, *args, **kwargs):
-        return locked_out_response(request) or super().post(request, *args, **kwargs)
+        return throttled_sign_in(request, partial(super().post, request, *args, **kwargs))
 
 
 class ThrottledModelBackend(ModelBackend):
@@ -111,6 +137,7 @@ class ThrottledModelBackend(ModelBackend):
             return super().authenticate(request, **credentials)
         address = client_address(request)
         if not take_attempt(address):
+            setattr(request, REFUSED_UNCHECKED, True)
             # Stops authenticate() before the password is even checked.
             raise PermissionDenied("Too many failed sign-ins from this address.")
         user = super().authenticate(request, **credentials)

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from django.contrib.auth.models import Group, Permission
 from django.core.cache import cache
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from catalog.models import DataSource
@@ -18,8 +19,8 @@ from catalog.services import (
 )
 from deployments.models import CloudAccount, DriftFinding
 from deployments.services import change_status, record_deployment
-from mlportal import access, audit
-from mlportal.models import Token
+from mlportal import access, audit, throttling
+from mlportal.models import SignInFailures, Token
 from mlportal.services import save_new_token, save_subscription
 from registry.models import Alias, Artifact, ModelTag, ModelVersion
 from tests.aws import aws, moto_server  # noqa: F401 (fixtures: AWS as moto's server)
@@ -78,6 +79,21 @@ def make_user(django_user_model):
         return user
 
     return make
+
+
+@pytest.fixture
+def window_used_up_meanwhile(monkeypatch):
+    """Other workers' failed sign-ins use up the client address's window after a sign-in's
+    first look at it (retry_after) and before the backend takes its own attempt."""
+    take_attempt = throttling.take_attempt
+
+    def used_up_first(address):
+        allowed, _ = throttling._rate()
+        SignInFailures.objects.update_or_create(
+            address=address, defaults={"window_start": timezone.now(), "count": allowed})
+        return take_attempt(address)
+
+    monkeypatch.setattr(throttling, "take_attempt", used_up_first)
 
 
 @pytest.fixture

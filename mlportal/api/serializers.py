@@ -1,8 +1,8 @@
 from django.contrib.auth import authenticate
 from django.core.exceptions import PermissionDenied
-from rest_framework import serializers
+from rest_framework import exceptions, serializers
 
-from mlportal import services
+from mlportal import services, throttling
 from mlportal.access import validate_namespace_path
 from mlportal.api.base import PortalModelSerializer, Timestamp
 from mlportal.events import EVENT_TYPES
@@ -30,6 +30,9 @@ class TokenRequestSerializer(serializers.Serializer):
             self.context["request"], username=attrs["username"], password=attrs["password"]
         )
         if user is None:
+            wait = throttling.refused_wait(self.context["request"])
+            if wait is not None:
+                raise exceptions.Throttled(wait)
             raise serializers.ValidationError(
                 {"non_field_errors": ["Unable to log in with these credentials."]},
                 code="authorization",

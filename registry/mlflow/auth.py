@@ -18,9 +18,17 @@ class ThrottledBasicAuthentication(authentication.BasicAuthentication):
     def authenticate(self, request):
         parts = authentication.get_authorization_header(request).split()
         if parts and parts[0].lower() == b"basic":
-            wait = throttling.retry_after(request)
-            if wait is not None:
-                raise exceptions.Throttled(
-                    wait, detail="Too many failed sign-ins from your address; try again in "
-                                 f"{wait} seconds.")
-        return super().authenticate(request)
+            self._refuse_when_throttled(throttling.retry_after(request))
+        try:
+            return super().authenticate(request)
+        except exceptions.AuthenticationFailed:
+            # The window may have been used up by other sign-ins since the look above.
+            self._refuse_when_throttled(throttling.refused_wait(request))
+            raise
+
+    @staticmethod
+    def _refuse_when_throttled(wait):
+        if wait is not None:
+            raise exceptions.Throttled(
+                wait, detail=f"Too many failed sign-ins from your address; try again in {wait} "
+                             "seconds.")

@@ -242,6 +242,16 @@ def test_basic_auth_takes_the_users_password(owner, model_with_versions):
     assert (bad.status_code, bad.json()["error_code"]) == (401, "UNAUTHENTICATED")
 
 
+def test_a_basic_password_left_unchecked_because_others_used_the_window_gets_429(
+        owner, model_with_versions, window_used_up_meanwhile):
+    response = call(basic_client("owner", "owner-password"), "get", "registered-models/get",
+                    {"name": NAME})
+
+    assert (response.status_code, response.json()["error_code"]) == (
+        429, "REQUEST_LIMIT_EXCEEDED")  # not 401: the password was never checked
+    assert int(response["Retry-After"]) > 0
+
+
 def test_failed_basic_passwords_are_throttled_like_every_sign_in(settings, owner,
                                                                   model_with_versions):
     settings.MLPORTAL_LOGIN_RATE = "3/minute"

@@ -14,6 +14,8 @@ from django.urls import reverse
 from django.views.debug import ExceptionReporter
 from rest_framework.test import APIClient
 
+from mlportal.models import SignInFailures, Token
+
 pytestmark = pytest.mark.django_db
 
 PRODUCTION = {
@@ -146,6 +148,25 @@ class TestAdminSignIn:
 
         assert client.post("/admin/login/", {"username": "reader",
                                              "password": "guess"}).status_code == 429
+
+    @pytest.mark.parametrize("path", ["/admin/login/", "/accounts/login/"])
+    def test_a_password_left_unchecked_because_others_used_the_window_gets_429(
+            self, reader, window_used_up_meanwhile, path):
+        client = Client()
+        response = client.post(path, {"username": "reader", "password": "reader-password"})
+
+        assert response.status_code == 429  # not the form's "wrong password"
+        assert int(response["Retry-After"]) > 0
+        assert "_auth_user_id" not in client.session
+        assert SignInFailures.objects.get().count == 10
+
+    def test_the_token_endpoint_too(self, reader, window_used_up_meanwhile):
+        response = APIClient().post("/api/v1/auth/token/", {"username": "reader",
+                                                            "password": "reader-password"})
+
+        assert response.status_code == 429  # not 400 "unable to log in"
+        assert int(response["Retry-After"]) > 0
+        assert not Token.objects.exists()
 
     def test_an_inactive_account_cannot_sign_in(self, make_user):
         make_user("gone", is_active=False)

@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 
 import pytest
+from django.db import connections
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -16,9 +17,8 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.browser)
 
 
-@pytest.fixture
-def browser_page(live_server, monkeypatch):
-    """A page of a fresh Chromium, on the live server."""
+def _chromium_page(live_server, monkeypatch, **context_options):
+    """A page of a fresh Chromium on the live server; stops the browser afterwards."""
     if not CHROMIUM.exists():
         pytest.skip(f"Browser tests need Debian's Chromium at {CHROMIUM} "
                     "(apt-get install chromium); .ci/run installs it.")
@@ -30,11 +30,22 @@ def browser_page(live_server, monkeypatch):
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        context = browser.new_context(base_url=live_server.url, accept_downloads=True)
+        context = browser.new_context(base_url=live_server.url, accept_downloads=True,
+                                      **context_options)
         context.set_default_timeout(15_000)
         yield context.new_page()
         context.close()
         browser.close()
+        # Inside Playwright's block the test runs in a context of its own (contextvars), and
+        # Django keeps its connections per context: the test's connection is closed only
+        # from here. Left open, it kept the test database from being dropped at the end.
+        connections.close_all()
+
+
+@pytest.fixture
+def browser_page(live_server, monkeypatch):
+    """A page of a fresh Chromium, on the live server."""
+    yield from _chromium_page(live_server, monkeypatch)
 
 
 DESKTOP, PHONE = 1400, 390
@@ -48,20 +59,7 @@ def width(request):
 @pytest.fixture
 def screen(live_server, monkeypatch, width):
     """A page of a fresh Chromium whose window is `width` px wide (desktop and phone)."""
-    if not CHROMIUM.exists():
-        pytest.skip(f"Browser tests need Debian's Chromium at {CHROMIUM} "
-                    "(apt-get install chromium); .ci/run installs it.")
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        context = browser.new_context(base_url=live_server.url, accept_downloads=True,
-                                      viewport={"width": width, "height": 900})
-        context.set_default_timeout(15_000)
-        yield context.new_page()
-        context.close()
-        browser.close()
+    yield from _chromium_page(live_server, monkeypatch, viewport={"width": width, "height": 900})
 
 
 def sign_in_admin(page, username, path="/admin/"):

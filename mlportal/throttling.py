@@ -112,11 +112,12 @@ def throttled_sign_in(request, sign_in):
     return response if wait is None else too_many_sign_ins_response(wait)
 
 
+def too_many_sign_ins(wait):
+    return f"Too many failed sign-ins from your address; try again in {wait} seconds."
+
+
 def too_many_sign_ins_response(wait):
-    response = HttpResponse(
-        f"Too many failed sign-ins from your address; try again in {wait} seconds.",
-        status=429, content_type="text/plain",
-    )
+    response = HttpResponse(too_many_sign_ins(wait), status=429, content_type="text/plain")
     response["Retry-After"] = str(wait)
     return response
 

@@ -29,6 +29,4 @@ class ThrottledBasicAuthentication(authentication.BasicAuthentication):
     @staticmethod
     def _refuse_when_throttled(wait):
         if wait is not None:
-            raise exceptions.Throttled(
-                wait, detail=f"Too many failed sign-ins from your address; try again in {wait} "
-                             "seconds.")
+            raise exceptions.Throttled(wait, detail=throttling.too_many_sign_ins(wait))
